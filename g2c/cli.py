@@ -1,0 +1,39 @@
+"""The ``g2c`` command line: one verb per file in ``g2c/commands``.
+
+Each verb module exposes ``add_parser(subparsers)`` which registers its
+arguments and sets ``func`` — a thin shell over a Python API a notebook can
+call directly. Runs as ``g2c VERB``, ``python -m g2c VERB`` and under
+``torchrun -m g2c VERB``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from g2c import __version__
+
+VERBS = ("prepare", "pretrain", "sample", "check", "grade", "scaffold")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="g2c", description="Learn and do language-model pretraining."
+    )
+    parser.add_argument("--version", action="version", version=f"g2c {__version__}")
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        module = importlib.import_module(f"g2c.commands.{verb}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+        # User mistakes get one clear line, not a traceback.
+        print(f"g2c {args.verb}: error: {error}", file=sys.stderr)
+        return 2

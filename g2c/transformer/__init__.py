@@ -1,0 +1,5 @@
+"""The model: a decoder-only causal transformer that maps (B, T) ids to (B, T, V) logits."""
+
+from g2c.transformer.model import TransformerLM
+
+__all__ = ["TransformerLM"]

@@ -1,0 +1,100 @@
+"""TransformerLM: a decoder-only, causal language model.
+
+    token_ids (B, T) --embed + position--> (B, T, C)
+        --num_layers × TransformerBlock--> (B, T, C)
+        --final LayerNorm--> (B, T, C)
+        --unembed (tied to the token embedding) + bias--> logits (B, T, V)
+
+The unembedding reuses the token-embedding matrix (weight tying): the vector
+that *reads* token v in is the one that *scores* token v out, which saves V·C
+parameters and trains better on small data. A separate per-token output bias
+lets the model learn unigram frequencies without bending the embeddings.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from g2c.transformer.block import TransformerBlock
+from g2c.validation import require_integer_tensor, require_positive_int
+
+
+class TransformerLM(nn.Module):
+    """Causal LM with the course's constructor.
+
+    Args:
+        vocab_size: V, number of token ids.
+        embedding_dim: C, width of the residual stream.
+        num_layers: number of transformer blocks.
+        num_heads: attention heads per block (must divide C).
+        max_seq_len: longest context T the learned positions cover.
+        hidden_dim: MLP width, 4·C by default.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        num_layers: int,
+        num_heads: int,
+        max_seq_len: int,
+        *,
+        hidden_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("embedding_dim", embedding_dim),
+            ("num_layers", num_layers),
+            ("num_heads", num_heads),
+            ("max_seq_len", max_seq_len),
+        ):
+            require_positive_int(name, value)
+        hidden_dim = 4 * embedding_dim if hidden_dim is None else require_positive_int(
+            "hidden_dim", hidden_dim
+        )
+        self.vocab_size = vocab_size
+        self.max_seq_len = max_seq_len
+        self.token_embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.position_embedding = nn.Embedding(max_seq_len, embedding_dim)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(embedding_dim, num_heads, hidden_dim) for _ in range(num_layers)
+        )
+        self.final_norm = nn.LayerNorm(embedding_dim)
+        self.output_bias = nn.Parameter(torch.zeros(vocab_size))
+        self._init_weights(num_layers)
+
+    def _init_weights(self, num_layers: int) -> None:
+        # Small normal weights keep the first logits near zero, so the step-0
+        # loss is close to log(V). Each residual branch's output projection is
+        # shrunk by 1/sqrt(2·layers) so the residual stream's variance does not
+        # grow with depth.
+        residual_std = 0.02 / math.sqrt(2 * num_layers)
+        for name, param in self.named_parameters():
+            if name.endswith("bias") or "norm" in name:
+                continue
+            is_residual_out = name.endswith("attn.proj.weight") or name.endswith("mlp.2.weight")
+            nn.init.normal_(param, mean=0.0, std=residual_std if is_residual_out else 0.02)
+
+    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Map (B, T) token ids to (B, T, V) next-token logits."""
+        require_integer_tensor("token_ids", token_ids)
+        if token_ids.ndim != 2:
+            raise ValueError(
+                f"token_ids must be (B, T); got shape {tuple(token_ids.shape)}"
+            )
+        time = token_ids.shape[1]
+        if time > self.max_seq_len:
+            raise ValueError(
+                f"token_ids has T={time} positions but this model's max_seq_len is "
+                f"{self.max_seq_len}; crop the context or build a longer model"
+            )
+        positions = torch.arange(time, device=token_ids.device)
+        h = self.token_embedding(token_ids) + self.position_embedding(positions)
+        for block in self.blocks:
+            h = block(h)
+        return F.linear(self.final_norm(h), self.token_embedding.weight, self.output_bias)
