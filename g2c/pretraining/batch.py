@@ -20,14 +20,22 @@ from g2c.pretraining.token_stream import check_token_stream
 from g2c.validation import require_positive_int
 
 
-def _window_view(ids, window: int):
-    """All length-``window`` windows of ``ids`` as a strided view (no copy).
+def _gather_windows(ids, starts: torch.Tensor, window: int) -> torch.Tensor:
+    """Rows ``ids[s : s + window]`` for every s in ``starts``, as one (B, window) copy.
 
-    Row s of the view is ``ids[s : s + window]``; there are n - window + 1 rows.
+    Both branches build a strided view whose row s *is* ``ids[s : s + window]``
+    (consecutive rows overlap, so the view costs no memory), then gather the
+    wanted rows with a single indexing op.
     """
+    num_rows = len(ids) - window + 1
     if isinstance(ids, torch.Tensor):
-        return ids.unfold(0, window, 1)
-    return np.lib.stride_tricks.sliding_window_view(ids, window)
+        starts = starts if ids.is_cpu else starts.to(ids.device)
+        return ids.unfold(0, window, 1).index_select(0, starts)
+    stride = ids.strides[0]
+    view = np.lib.stride_tricks.as_strided(
+        ids, shape=(num_rows, window), strides=(stride, stride), writeable=False
+    )
+    return torch.from_numpy(view[starts.numpy()])
 
 
 def get_lm_batch(
@@ -66,9 +74,9 @@ def get_lm_batch(
         )
     num_starts = n - context_length  # valid starts 0 .. n-T-1
     starts = torch.randint(0, num_starts, (batch_size,), generator=generator)
-    index = starts.numpy() if isinstance(ids, np.ndarray) else starts
-    # One gather over the strided view copies exactly B·(T+1) tokens.
-    windows = torch.as_tensor(_window_view(ids, context_length + 1)[index]).to(torch.int64)
+    # One gather copies exactly B·(T+1) tokens; widening to int64 happens on
+    # that small copy, never on the (possibly uint16, memory-mapped) stream.
+    windows = _gather_windows(ids, starts, context_length + 1).to(torch.int64)
     if device is not None and torch.device(device).type == "cuda":
         windows = windows.pin_memory().to(device, non_blocking=True)
     elif device is not None:

@@ -1,0 +1,91 @@
+"""lm_cross_entropy (our custom-autograd loss) vs torch.nn.functional.cross_entropy.
+
+    python benchmarks/bench_loss.py
+
+Forward + backward of the loss alone on (B·T, V) logits, at V = 65 (char
+level), 8,192 and 50,304 (GPT-2 sized). Time ratios come from one process;
+peak memory from a fresh subprocess per variant (peak RSS growth), so one
+measurement cannot hide inside another's freed pages.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import best_time  # noqa: E402
+
+from g2c.pretraining import lm_cross_entropy  # noqa: E402
+
+# (B, T, V): B·T positions, V classes
+CASES = [(32, 256, 65), (32, 256, 8192), (8, 256, 50304)]
+VARIANTS = {
+    "g2c": lm_cross_entropy,
+    "torch": lambda logits, targets: F.cross_entropy(logits.flatten(0, 1), targets.flatten()),
+}
+
+
+def make_inputs(batch: int, time: int, vocab: int):
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(batch, time, vocab, generator=generator).requires_grad_(True)
+    targets = torch.randint(0, vocab, (batch, time), generator=generator)
+    return logits, targets
+
+
+def step(loss_fn, logits, targets) -> None:
+    loss_fn(logits, targets).backward()
+    logits.grad = None
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set size (VmHWM), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("VmHWM not found in /proc/self/status (Linux only)")
+
+
+def peak_rss_growth_mib(variant: str, case: tuple[int, int, int]) -> float:
+    """Peak RSS growth of one forward+backward, in a fresh interpreter."""
+    # VmHWM (not ru_maxrss, which Linux carries over from the parent across
+    # fork+exec) is the child's own high-water mark.
+    code = (
+        "import sys; sys.path.insert(0, 'benchmarks');"
+        "from bench_loss import *;"
+        f"logits, targets = make_inputs(*{case!r});"
+        "before = peak_rss_kib();"
+        f"step(VARIANTS[{variant!r}], logits, targets);"
+        "print((peak_rss_kib() - before) / 1024)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    return float(out.stdout.strip())
+
+
+def main() -> None:
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    print(f"threads={torch.get_num_threads()}  (forward+backward of the loss alone)")
+    print(f"{'B·T':>6} {'V':>6} {'g2c ms':>8} {'torch ms':>9} {'ratio':>6} "
+          f"{'g2c MiB':>8} {'torch MiB':>9}")
+    for case in CASES:
+        logits, targets = make_inputs(*case)
+        repeats = 30 if case[2] < 1000 else 5
+        times = {
+            name: best_time(lambda fn=fn: step(fn, logits, targets), repeats=repeats, warmup=2)
+            for name, fn in VARIANTS.items()
+        }
+        memory = {name: peak_rss_growth_mib(name, case) for name in VARIANTS}
+        print(f"{case[0] * case[1]:>6} {case[2]:>6} {times['g2c'] * 1e3:>8.2f} "
+              f"{times['torch'] * 1e3:>9.2f} {times['g2c'] / times['torch']:>6.2f} "
+              f"{memory['g2c']:>8.0f} {memory['torch']:>9.0f}")
+
+
+if __name__ == "__main__":
+    main()
