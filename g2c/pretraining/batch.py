@@ -76,9 +76,12 @@ def get_lm_batch(
     starts = torch.randint(0, num_starts, (batch_size,), generator=generator)
     # One gather copies exactly B·(T+1) tokens; widening to int64 happens on
     # that small copy, never on the (possibly uint16, memory-mapped) stream.
-    windows = _gather_windows(ids, starts, context_length + 1).to(torch.int64)
-    if device is not None and torch.device(device).type == "cuda":
-        windows = windows.pin_memory().to(device, non_blocking=True)
-    elif device is not None:
-        windows = windows.to(device)
+    windows = _to_device(_gather_windows(ids, starts, context_length + 1).to(torch.int64), device)
     return windows[:, :-1], windows[:, 1:]
+
+
+def _to_device(windows: torch.Tensor, device) -> torch.Tensor:
+    """Move a batch; on CUDA through pinned memory so the copy overlaps with compute."""
+    if device is not None and torch.device(device).type == "cuda":
+        return windows.pin_memory().to(device, non_blocking=True)
+    return windows if device is None else windows.to(device)

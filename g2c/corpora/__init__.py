@@ -1,0 +1,34 @@
+"""Corpora: where text comes from, and how it becomes token streams on disk.
+
+    resolve_source("shakespeare" | "tinyshakespeare" | PATH | "hf:NAME" | "a=0.7,b=0.3")
+    prepare_corpus(source, out_dir, tokenizer="bpe", vocab_size=4096, train_fraction=0.9)
+        -> PreparedCorpus  (train/val np.memmap, document offsets, tokenizer, manifest)
+    open_prepared(out_dir) -> PreparedCorpus   (verifies the manifest)
+    shakespeare_documents()                     the built-in offline corpus, one play per document
+"""
+
+from g2c.corpora.huggingface import HuggingFaceSource
+from g2c.corpora.local import DirectorySource, LocalFileSource
+from g2c.corpora.mixture import MixtureSource
+from g2c.corpora.prepare import prepare_corpus
+from g2c.corpora.prepared import PreparedCorpus, open_prepared
+from g2c.corpora.resolve import resolve_source
+from g2c.corpora.shakespeare import ShakespeareSource, shakespeare_documents
+from g2c.corpora.source import CorpusSource
+from g2c.corpora.tinyshakespeare import TinyShakespeareSource, find_tinyshakespeare
+
+__all__ = [
+    "CorpusSource",
+    "DirectorySource",
+    "HuggingFaceSource",
+    "LocalFileSource",
+    "MixtureSource",
+    "PreparedCorpus",
+    "ShakespeareSource",
+    "TinyShakespeareSource",
+    "find_tinyshakespeare",
+    "open_prepared",
+    "prepare_corpus",
+    "resolve_source",
+    "shakespeare_documents",
+]

@@ -1,0 +1,110 @@
+"""A weighted mixture of corpus sources — "corpus selection is model behaviour selection".
+
+Weights are target shares of **text bytes** (UTF-8). Documents are drawn
+whole, always from the source that is furthest below its share so far, so
+the mix is even throughout the stream (not one source then the other) and
+the same every run (no random numbers involved):
+
+    MixtureSource([(stories, 3), (shakespeare, 1)])
+    bytes drawn:  stories 0/3   shakes 0/1    -> stories (tie: first listed)
+                  stories 2k/3  shakes 0/1    -> shakespeare
+                  ...            ... always the smallest bytes/weight
+
+Bytes, not tokens, because the mix must be fixed before any tokenizer exists
+(the BPE is trained on this very stream); the manifest reports the realised
+token shares next to the weights — they differ a little where one source
+compresses better.
+
+When a source runs out:
+
+* ``stopping="first_exhausted"`` (default): the mixture ends, so the shares
+  hold — but a tiny source caps the size of the whole mix;
+* ``stopping="all_exhausted"``: that source starts over (its documents are
+  repeated) until every source has been used up at least once — the small
+  source is *upsampled*, as in GPT-3's mix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+from g2c.corpora.source import CorpusSource
+
+STOPPING_RULES = ("first_exhausted", "all_exhausted")
+
+
+class MixtureSource(CorpusSource):
+    """Interleave documents of several sources by byte shares (see the module docstring)."""
+
+    def __init__(
+        self,
+        components: Sequence[tuple[CorpusSource, float]],
+        *,
+        stopping: str = "first_exhausted",
+    ):
+        if not components:
+            raise ValueError("a mixture needs at least one (source, weight) pair; got none")
+        for source, weight in components:
+            if not isinstance(source, CorpusSource):
+                raise TypeError(f"mixture sources must be CorpusSource objects; got {source!r}")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (
+                math.isfinite(weight) and weight > 0
+            ):
+                raise ValueError(f"mixture weight for {source.name!r} must be a positive "
+                                 f"number; got {weight!r}")
+        if stopping not in STOPPING_RULES:
+            raise ValueError(f"stopping must be one of {STOPPING_RULES}; got {stopping!r}")
+        total = float(sum(weight for _, weight in components))
+        self._sources = tuple(source for source, _ in components)
+        self._weights = tuple(weight / total for _, weight in components)
+        self.stopping = stopping
+        self.name = ",".join(f"{s.name}={w:g}" for s, w in zip(self._sources, self._weights))
+
+    @property
+    def components(self) -> tuple[CorpusSource, ...]:
+        return self._sources
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return self._weights
+
+    def labelled_documents(self) -> Iterator[tuple[int, str]]:
+        count = len(self._sources)
+        streams = [iter(source.documents()) for source in self._sources]
+        drawn = [0] * count  # bytes drawn so far, per source
+        this_pass = [0] * count  # bytes drawn since the source last started over
+        exhausted = [False] * count
+        while True:
+            index = min(range(count), key=lambda i: drawn[i] / self._weights[i])
+            try:
+                document = next(streams[index])
+            except StopIteration:
+                if this_pass[index] == 0:
+                    raise ValueError(
+                        f"mixture source {self._sources[index].name!r} yielded no text"
+                    ) from None
+                exhausted[index] = True
+                if self.stopping == "first_exhausted" or all(exhausted):
+                    return
+                streams[index] = iter(self._sources[index].documents())
+                this_pass[index] = 0
+                continue
+            size = len(document.encode("utf-8"))
+            drawn[index] += size
+            this_pass[index] += size
+            yield index, document
+
+    def documents(self) -> Iterator[str]:
+        for _, document in self.labelled_documents():
+            yield document
+
+    def fingerprint(self) -> dict:
+        return {
+            "kind": "mixture",
+            "stopping": self.stopping,
+            "components": [
+                {"weight": weight, "source": source.fingerprint()}
+                for source, weight in zip(self._sources, self._weights)
+            ],
+        }

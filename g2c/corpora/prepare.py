@@ -1,0 +1,313 @@
+"""``prepare_corpus``: corpus -> tokenizer -> train.bin / val.bin + document index + manifest.
+
+    prepared = prepare_corpus("shakespeare", "data/shakespeare-bpe", tokenizer="bpe", vocab_size=4096)
+
+Two streaming passes, so memory stays flat however big the corpus is:
+
+1. **Tokenizer.** Train it from the document stream (BPE on the first
+   ``tokenizer_sample_bytes`` of text — merges settle long before gigabytes;
+   a char tokenizer reads everything, as it must see every character), or use
+   the one given.
+2. **Encode.** Documents are encoded in batches (BPE in parallel on every
+   core) and appended to one token file with ``<|endoftext|>`` between them;
+   then the file is cut by tokens into train (the first ``train_fraction``)
+   and val — see ``token_writer``.
+
+Decisions worth knowing:
+
+* The literal text ``"<|endoftext|>"`` in a document is ordinary text: it
+  encodes to ordinary ids, never to ``eot_id``, so it cannot split a
+  document. The manifest counts such documents.
+* Empty documents are skipped and counted (``documents.skipped_empty``); a
+  corpus with no text at all is an error.
+* Invalid UTF-8 is an error naming the file and byte offset, unless
+  ``encoding_errors="replace"``.
+* Everything is built in a hidden staging folder inside ``out_dir`` and
+  moved into place; ``manifest.json`` comes last, so a crash never leaves a
+  directory that looks finished. Re-running with the same recipe (same
+  inputs — see each source's fingerprint — tokenizer request, fraction)
+  returns the existing result without recomputing it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import g2c
+from g2c.corpora.manifest import (
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    MANIFEST_VERSION,
+    read_manifest,
+    recipe_differences,
+    write_manifest,
+)
+from g2c.corpora.prepared import PreparedCorpus, open_prepared
+from g2c.corpora.resolve import resolve_source
+from g2c.corpora.source import CorpusSource
+from g2c.corpora.token_writer import TokenStreamWriter, split_stream, token_dtype
+from g2c.tokenizer import SPECIAL_TOKENS, BaseTokenizer, CharTokenizer, G2CTokenizer, load_tokenizer
+from g2c.tokenizer.bpe import require_bpe_vocab_size
+from g2c.validation import require_positive_int
+
+DEFAULT_BPE_VOCAB = 4096
+DEFAULT_SAMPLE_BYTES = 64 << 20
+MIN_SPLIT_TOKENS = 2  # one (x, y) pair: fewer leaves a split with nothing to predict
+BATCH_CHARS = 4 << 20  # characters per encoding batch: big enough to keep both cores busy
+OUTPUT_FILES = ("train.bin", "val.bin", "train_doc_offsets.npy", "val_doc_offsets.npy",
+                "tokenizer.json")
+
+
+def prepare_corpus(
+    source,
+    out_dir: str | os.PathLike,
+    *,
+    tokenizer: str | os.PathLike | BaseTokenizer = "bpe",
+    vocab_size: int | None = None,
+    train_fraction: float = 0.9,
+    progress: bool = True,
+    overwrite: bool = False,
+    separator: str | None = None,
+    text_field: str = "text",
+    encoding_errors: str = "strict",
+    download: bool = False,
+    stopping: str = "first_exhausted",
+    tokenizer_sample_bytes: int = DEFAULT_SAMPLE_BYTES,
+) -> PreparedCorpus:
+    """Prepare ``source`` into ``out_dir`` (or reuse a finished, matching result there).
+
+    Args:
+        source: a built-in name, a path, ``"hf:NAME"``, a mixture spec or a
+            :class:`CorpusSource` — see :func:`g2c.corpora.resolve_source`.
+        out_dir: the directory to write (created if needed).
+        tokenizer: ``"bpe"`` (train the course's byte-level BPE), ``"char"``
+            (train a character tokenizer), a tokenizer JSON path, or a
+            tokenizer object to use as is.
+        vocab_size: BPE vocabulary (default 4096, at least 260); not used by
+            ``"char"``, whose vocabulary is the corpus' alphabet + 1.
+        train_fraction: train = the first ``int(n * train_fraction)`` tokens.
+        progress: show progress bars (documents, tokens, tokens/s) on stderr.
+        overwrite: replace a prepared corpus in ``out_dir`` made from a
+            different recipe (without it, that is an error).
+        separator, text_field, encoding_errors, download, stopping: passed to
+            ``resolve_source`` for local files, tinyshakespeare and mixtures.
+        tokenizer_sample_bytes: text bytes the BPE is trained on (the start
+            of the stream).
+    """
+    if isinstance(train_fraction, bool) or not isinstance(train_fraction, (int, float)):
+        raise TypeError(f"train_fraction must be a float between 0 and 1; got {train_fraction!r}")
+    if not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"train_fraction must be between 0 and 1 (exclusive); got {train_fraction}")
+    tokenizer_sample_bytes = require_positive_int("tokenizer_sample_bytes", tokenizer_sample_bytes)
+    out_dir = Path(out_dir)
+    corpus = resolve_source(source, separator=separator, text_field=text_field,
+                            encoding_errors=encoding_errors, download=download, stopping=stopping)
+    given, tokenizer_request = _tokenizer_request(tokenizer, vocab_size, tokenizer_sample_bytes)
+    recipe = {
+        "source": corpus.fingerprint(),
+        "tokenizer": tokenizer_request,
+        "train_fraction": float(train_fraction),
+        "g2c_version": g2c.__version__,
+    }
+    reused = _reuse(out_dir, recipe, overwrite=overwrite, progress=progress)
+    if reused is not None:
+        return reused
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".prepare-", dir=out_dir))
+    try:
+        manifest = _build(corpus, staging, recipe, given, float(train_fraction), progress)
+        _publish(staging, out_dir, manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return open_prepared(out_dir)
+
+
+def _tokenizer_request(tokenizer, vocab_size, sample_bytes) -> tuple[BaseTokenizer | None, dict]:
+    """(the tokenizer to use as is, or None to train one; its entry in the recipe)."""
+    if vocab_size is not None:
+        vocab_size = require_positive_int("vocab_size", vocab_size)
+    if isinstance(tokenizer, (str, os.PathLike)) and os.fspath(tokenizer) in ("bpe", "char"):
+        kind = os.fspath(tokenizer)
+        if kind == "char":
+            if vocab_size is not None:
+                raise ValueError(f"vocab_size={vocab_size} does not apply to tokenizer='char' "
+                                 f"(its vocabulary is the corpus alphabet); leave it unset")
+            return None, {"train": "char"}
+        vocab_size = require_bpe_vocab_size(vocab_size or DEFAULT_BPE_VOCAB)
+        return None, {"train": "bpe", "vocab_size": vocab_size, "sample_bytes": sample_bytes}
+    if isinstance(tokenizer, (str, os.PathLike)):
+        tokenizer = load_tokenizer(tokenizer)
+    if not isinstance(tokenizer, BaseTokenizer):
+        raise TypeError(f"tokenizer must be 'bpe', 'char', a tokenizer file path or a tokenizer; "
+                        f"got {type(tokenizer).__name__}")
+    if vocab_size is not None and vocab_size != tokenizer.vocab_size:
+        raise ValueError(f"vocab_size={vocab_size} contradicts the given tokenizer's "
+                         f"vocab_size={tokenizer.vocab_size}; leave vocab_size unset")
+    return tokenizer, {"use": tokenizer.kind, "sha256": tokenizer.fingerprint}
+
+
+def _reuse(out_dir: Path, recipe: dict, *, overwrite: bool, progress: bool):
+    if not (out_dir / MANIFEST_NAME).exists():
+        return None
+    try:
+        old = read_manifest(out_dir)
+    except ValueError:
+        if overwrite:
+            return None
+        raise FileExistsError(f"{out_dir} holds a {MANIFEST_NAME} that g2c did not write; "
+                              f"choose another --out or pass overwrite=True") from None
+    differences = recipe_differences(old.get("recipe", {}), recipe)
+    if differences:
+        if overwrite:
+            return None
+        raise FileExistsError(
+            f"{out_dir} already holds a prepared corpus made differently (differs in: "
+            f"{', '.join(differences)}); pass overwrite=True (--overwrite) or choose another "
+            f"output directory"
+        )
+    try:
+        prepared = open_prepared(out_dir)
+    except (ValueError, FileNotFoundError) as error:
+        _say(progress, f"rebuilding {out_dir}: {error}")
+        return None
+    _say(progress, f"reusing the prepared corpus in {out_dir} (inputs unchanged)")
+    return prepared
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(f"g2c prepare: {message}", file=sys.stderr)
+
+
+def _train_tokenizer(corpus: CorpusSource, recipe: dict, progress: bool) -> BaseTokenizer:
+    request = recipe["tokenizer"]
+    with tqdm(desc="tokenizer: reading", unit="doc", disable=not progress) as bar:
+        def documents() -> Iterator[str]:
+            budget = request.get("sample_bytes")
+            for text in corpus.documents():
+                if text:
+                    bar.update()
+                    yield text
+                    if budget is not None:
+                        budget -= len(text.encode("utf-8"))
+                        if budget <= 0:
+                            return
+
+        if request["train"] == "char":
+            return CharTokenizer.train(documents())
+        return G2CTokenizer.train(documents(), request["vocab_size"])
+
+
+def _build(corpus: CorpusSource, staging: Path, recipe: dict, given: BaseTokenizer | None,
+           train_fraction: float, progress: bool) -> dict:
+    tokenizer = given or _train_tokenizer(corpus, recipe, progress)
+    dtype = token_dtype(tokenizer.vocab_size)
+    token_bytes = tokenizer.token_byte_lengths()
+    sources = [{"name": s.name, "weight": w, "documents": 0, "skipped_empty": 0, "bytes": 0,
+                "tokens": 0} for s, w in zip(corpus.components, corpus.weights)]
+    with_special_text = 0
+    writer = TokenStreamWriter(staging / "train.bin", staging / "offsets.raw", dtype=dtype,
+                               eot_id=tokenizer.eot_id)
+    started = time.perf_counter()
+    with tqdm(desc="encoding", unit="tok", unit_scale=True, disable=not progress) as bar:
+        for labels, texts in _batches(corpus, sources):
+            with_special_text += sum(any(s in t for s in SPECIAL_TOKENS) for t in texts)
+            encoded = tokenizer.encode_batch_arrays(texts)
+            for label, ids in zip(labels, encoded):
+                sources[label]["documents"] += 1
+                sources[label]["tokens"] += len(ids)
+                sources[label]["bytes"] += int(token_bytes[ids].sum())
+            before = writer.tokens
+            writer.write_batch(encoded)
+            bar.update(writer.tokens - before)
+            bar.set_postfix(docs=writer.documents, refresh=False)
+    writer.close()
+    seconds = time.perf_counter() - started
+    if writer.documents == 0:
+        skipped = sum(s["skipped_empty"] for s in sources)
+        raise ValueError(f"corpus {corpus.name!r} has no text: {skipped} documents, all empty")
+    total, cut = writer.tokens, int(writer.tokens * train_fraction)
+    if min(cut, total - cut) < MIN_SPLIT_TOKENS:
+        part = "train" if cut < MIN_SPLIT_TOKENS else "validation"
+        raise ValueError(
+            f"train_fraction={train_fraction} leaves the {part} split empty: the corpus has "
+            f"{total:,} tokens and the cut falls at {cut:,}, but each split needs at least "
+            f"{MIN_SPLIT_TOKENS} tokens (one input and its target); use more text or another "
+            f"fraction"
+        )
+    split = split_stream(staging / "train.bin", staging / "offsets.raw", staging / "val.bin",
+                         cut=cut, dtype=dtype, token_bytes=token_bytes)
+    np.save(staging / "train_doc_offsets.npy", split.train_offsets)
+    np.save(staging / "val_doc_offsets.npy", split.val_offsets)
+    tokenizer.save(staging / "tokenizer.json")
+    text_bytes = sum(s["bytes"] for s in sources)
+    document_tokens = sum(s["tokens"] for s in sources)
+    for entry in sources:
+        entry["token_fraction"] = entry["tokens"] / document_tokens
+    return {
+        "format": MANIFEST_FORMAT,
+        "format_version": MANIFEST_VERSION,
+        "g2c_version": g2c.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "corpus": {"name": corpus.name, "mixture": len(sources) > 1,
+                   "stopping": getattr(corpus, "stopping", None), "sources": sources},
+        "documents": {"count": writer.documents,
+                      "skipped_empty": sum(s["skipped_empty"] for s in sources),
+                      "containing_special_token_text": with_special_text},
+        "tokenizer": {"kind": tokenizer.kind, "file": "tokenizer.json",
+                      "vocab_size": tokenizer.vocab_size, "eot_id": tokenizer.eot_id,
+                      "sha256": tokenizer.fingerprint},
+        "dtype": dtype.name,
+        "split": {"rule": "contiguous: train = the first int(n * train_fraction) tokens, "
+                          "val = the rest", "train_fraction": train_fraction, "cut": cut,
+                  "total_tokens": total},
+        "splits": {
+            "train": _split_entry("train", split.train_tokens, text_bytes - split.val_bytes,
+                                  split.train_offsets, split.train_sha256),
+            "val": _split_entry("val", split.val_tokens, split.val_bytes, split.val_offsets,
+                                split.val_sha256),
+        },
+        "encoding": {"seconds": round(seconds, 3),
+                     "tokens_per_second": round(total / max(seconds, 1e-9))},
+        "recipe": recipe,
+    }
+
+
+def _split_entry(name: str, tokens: int, text_bytes: int, offsets: np.ndarray, sha: str) -> dict:
+    return {"file": f"{name}.bin", "tokens": tokens, "bytes": text_bytes,
+            "documents": len(offsets), "doc_offsets_file": f"{name}_doc_offsets.npy",
+            "sha256": sha}
+
+
+def _batches(corpus: CorpusSource, sources: list[dict]) -> Iterator[tuple[list[int], list[str]]]:
+    """Group non-empty documents into batches of about BATCH_CHARS characters."""
+    labels, texts, size = [], [], 0
+    for label, text in corpus.labelled_documents():
+        if not text:
+            sources[label]["skipped_empty"] += 1
+            continue
+        labels.append(label)
+        texts.append(text)
+        size += len(text)
+        if size >= BATCH_CHARS:
+            yield labels, texts
+            labels, texts, size = [], [], 0
+    if texts:
+        yield labels, texts
+
+
+def _publish(staging: Path, out_dir: Path, manifest: dict) -> None:
+    """Move the finished files into ``out_dir``; the manifest goes last."""
+    (out_dir / MANIFEST_NAME).unlink(missing_ok=True)  # from here on: "not finished"
+    for name in OUTPUT_FILES:
+        os.replace(staging / name, out_dir / name)
+    write_manifest(out_dir, manifest)

@@ -1,0 +1,137 @@
+"""Stream encoded documents to disk, then cut the stream into train and val by tokens.
+
+Writing (one pass, constant memory): documents are appended to one token file
+with ``<|endoftext|>`` *between* them, and the index of each document's first
+token goes to an offsets file:
+
+    docs     "ab"  "cde"  "f"
+    stream   a b E c d e E f          (E = eot_id)
+    offsets  0     3       7
+
+Splitting (after the last document, when the total n is known): train is the
+first ``cut = int(n * train_fraction)`` tokens — contiguous, as the course
+demands — and val the rest. We copy only the tail ``[cut:]`` into val.bin and
+then truncate the stream file to ``cut`` tokens, so the big train part is
+never copied. Offsets split the same way; val's offsets are shifted by
+``-cut`` and start with 0 even when the cut falls inside a document (val then
+begins with that document's tail):
+
+    cut = 5:  train a b E c d     offsets [0, 3]
+              val   e E f         offsets [0, 2]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CHUNK_BYTES = 16 << 20  # file copies and hashes read 16 MiB at a time
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """uint16 when every id fits in 16 bits (V ≤ 65,536), else uint32."""
+    return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.uint32)
+
+
+class TokenStreamWriter:
+    """Append documents (arrays of ids) to ``path``, joined by ``eot_id``."""
+
+    def __init__(self, path: Path, offsets_path: Path, *, dtype: np.dtype, eot_id: int):
+        self.dtype = np.dtype(dtype)
+        self.eot_id = eot_id
+        self.tokens = 0
+        self.documents = 0
+        self._stream = open(path, "wb")
+        self._offsets = open(offsets_path, "wb")
+
+    def write_batch(self, documents: list[np.ndarray]) -> None:
+        """Append a batch of non-empty documents with one copy and two writes."""
+        if not documents:
+            return
+        lengths = np.array([len(ids) for ids in documents], dtype=np.int64)
+        separator = np.array([self.eot_id], dtype=self.dtype)
+        parts = []
+        for ids in documents:
+            if self.documents or parts:  # an eot before every document but the first
+                parts.append(separator)
+            parts.append(ids.astype(self.dtype, copy=False))
+        joined = np.concatenate(parts)
+        leading_eot = 1 if self.documents else 0
+        starts = self.tokens + leading_eot + np.concatenate(([0], np.cumsum(lengths[:-1] + 1)))
+        self._stream.write(joined.tobytes())
+        self._offsets.write(starts.astype(np.int64).tobytes())
+        self.tokens += len(joined)
+        self.documents += len(documents)
+
+    def close(self) -> None:
+        self._stream.close()
+        self._offsets.close()
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """Token counts, text bytes and sha256 of each split after :func:`split_stream`."""
+
+    cut: int
+    train_tokens: int
+    val_tokens: int
+    val_bytes: int
+    train_sha256: str
+    val_sha256: str
+    train_offsets: np.ndarray
+    val_offsets: np.ndarray
+
+
+def split_stream(
+    stream_path: Path,
+    offsets_path: Path,
+    val_path: Path,
+    *,
+    cut: int,
+    dtype: np.dtype,
+    token_bytes: np.ndarray,
+) -> SplitResult:
+    """Move tokens ``[cut:]`` of ``stream_path`` to ``val_path``; keep ``[:cut]`` in place.
+
+    ``token_bytes[id]`` is how many text bytes each id stands for; summing it
+    over the val tokens during the copy gives val's size in bytes for free.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    val_hash = hashlib.sha256()
+    val_bytes = 0
+    with open(stream_path, "rb") as source, open(val_path, "wb") as target:
+        source.seek(cut * itemsize)
+        while chunk := source.read(CHUNK_BYTES - CHUNK_BYTES % itemsize):
+            target.write(chunk)
+            val_hash.update(chunk)
+            val_bytes += int(token_bytes[np.frombuffer(chunk, dtype=dtype)].sum())
+        total = source.tell() // itemsize
+    os.truncate(stream_path, cut * itemsize)
+    offsets = np.fromfile(offsets_path, dtype=np.int64)
+    first_val = int(np.searchsorted(offsets, cut))
+    val_offsets = offsets[first_val:] - cut
+    if len(val_offsets) == 0 or val_offsets[0] != 0:
+        val_offsets = np.concatenate(([0], val_offsets))  # val opens mid-document
+    return SplitResult(
+        cut=cut,
+        train_tokens=cut,
+        val_tokens=total - cut,
+        val_bytes=val_bytes,
+        train_sha256=sha256_file(stream_path),
+        val_sha256=val_hash.hexdigest(),
+        train_offsets=offsets[:first_val].copy(),
+        val_offsets=val_offsets.astype(np.int64),
+    )
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks (constant memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()

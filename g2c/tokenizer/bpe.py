@@ -1,0 +1,183 @@
+"""The course tokenizer: byte-level BPE, trained and run by Hugging Face ``tokenizers``.
+
+Byte-level BPE starts from the 256 byte values — so *any* Unicode text (emoji,
+CJK, NUL, a lone combining accent) has an encoding and ``decode(encode(s)) ==
+s`` — and then learns merges: the most frequent adjacent pair becomes one new
+token, again and again until the vocabulary is full.
+
+    tok = G2CTokenizer.train(documents, vocab_size=4096)
+    ids = tok.encode("To be, or not to be")      # e.g. [1371, 315, 11, 403, ...]
+    tok.decode(ids)                              -> "To be, or not to be"
+
+Vocabulary layout (V = vocab_size):
+
+    0 <|endoftext|>  1 <|user|>  2 <|assistant|>  3 <|end|>   reserved special tokens
+    4 .. 259         the 256 single bytes
+    260 .. V-1       learned merges, in the order they were learned
+
+Special tokens are *never* produced from text. Text is first cut into
+pre-tokens by the GPT-2 pattern (letters, digits, punctuation and whitespace
+runs apart), merges act only inside a pre-token, and every special token mixes
+punctuation with letters — so no merge can spell one. And the literal text
+``"<|endoftext|>"`` in a document is encoded as ordinary bytes (we switch off
+the library's special-token matching on input), so a document can never
+forge a document boundary; only code that appends ``eot_id`` can.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from g2c.tokenizer.base import EOT, BaseTokenizer, require_texts
+from g2c.validation import require_positive_int
+
+SPECIAL_TOKENS = (EOT, "<|user|>", "<|assistant|>", "<|end|>")
+MIN_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256  # the specials plus every byte
+
+# Long documents are encoded in pieces so both cores work on them. A cut is
+# only made between "X\n" and "Y" with X, Y printable ASCII: the GPT-2 pattern
+# then ends a pre-token right there ("\n" alone) whatever follows, so the
+# pieces' ids concatenate to exactly the whole document's ids.
+_SAFE_CUT = re.compile(r"(?<=[!-~]\n)(?=[!-~])")
+PIECE_CHARS = 1 << 15
+
+
+def split_at_safe_cuts(text: str, piece_chars: int = PIECE_CHARS) -> list[str]:
+    """Cut ``text`` into pieces of about ``piece_chars`` that encode independently."""
+    pieces, start = [], 0
+    while len(text) - start > piece_chars:
+        cut = _SAFE_CUT.search(text, start + piece_chars)
+        if cut is None:
+            break
+        pieces.append(text[start : cut.start()])
+        start = cut.start()
+    pieces.append(text[start:])
+    return pieces
+
+
+def require_bpe_vocab_size(vocab_size) -> int:
+    """Return ``vocab_size`` if it leaves room for the specials and all 256 bytes."""
+    vocab_size = require_positive_int("vocab_size", vocab_size)
+    if vocab_size < MIN_VOCAB_SIZE:
+        raise ValueError(
+            f"vocab_size={vocab_size} is too small: byte-level BPE needs the "
+            f"{len(SPECIAL_TOKENS)} special tokens plus 256 byte tokens, so at least "
+            f"{MIN_VOCAB_SIZE}"
+        )
+    return vocab_size
+
+
+class G2CTokenizer(BaseTokenizer):
+    """Byte-level BPE with four reserved special tokens (see the module docstring)."""
+
+    kind = "bpe"
+
+    def __init__(self, hf_tokenizer: Tokenizer, *, source: str = "tokenizer"):
+        for expected_id, name in enumerate(SPECIAL_TOKENS):
+            if hf_tokenizer.token_to_id(name) != expected_id:
+                raise ValueError(
+                    f"{source}: special token {name} must have id {expected_id}; got "
+                    f"{hf_tokenizer.token_to_id(name)} (not a g2c byte-level BPE tokenizer)"
+                )
+        self._hf = hf_tokenizer
+        # Treat "<|endoftext|>" typed inside a document as plain text (see above).
+        self._hf.encode_special_tokens = True
+
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 4096,
+        *,
+        min_frequency: int = 2,
+        show_progress: bool = False,
+    ) -> G2CTokenizer:
+        """Learn merges from ``texts`` (an iterable of documents, streamed once).
+
+        ``vocab_size`` is the maximum V including the 4 special tokens and the
+        256 bytes (so at least 260); a small corpus may run out of pairs seen
+        ``min_frequency`` times and stop earlier — read ``vocab_size`` after.
+        """
+        vocab_size = require_bpe_vocab_size(vocab_size)
+        hf = Tokenizer(models.BPE())
+        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        hf.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=list(SPECIAL_TOKENS),
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=show_progress,
+        )
+        hf.train_from_iterator(_checked_documents(texts), trainer)
+        return cls(hf)
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        return SPECIAL_TOKENS
+
+    @property
+    def vocab_size(self) -> int:
+        return self._hf.get_vocab_size()
+
+    @property
+    def hf_tokenizer(self) -> Tokenizer:
+        """The underlying ``tokenizers.Tokenizer`` (for interop; do not retrain it)."""
+        return self._hf
+
+    def encode_batch_arrays(self, texts: Sequence[str]) -> list[np.ndarray]:
+        pieces, owner = [], []
+        for index, text in enumerate(require_texts(texts)):
+            for piece in split_at_safe_cuts(text):
+                pieces.append(piece)
+                owner.append(index)
+        try:
+            # One parallel call over every piece of every text (Rust threads).
+            encodings = self._hf.encode_batch_fast(pieces, add_special_tokens=False)
+        except TypeError:
+            raise ValueError(
+                "text contains a lone surrogate (e.g. '\\ud800'): that is not Unicode "
+                "text and has no UTF-8 bytes to encode"
+            ) from None
+        grouped: list[list[np.ndarray]] = [[] for _ in texts]
+        for index, encoding in zip(owner, encodings):
+            grouped[index].append(np.asarray(encoding.ids, dtype=np.int64))
+        return [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in grouped]
+
+    def token_byte_lengths(self) -> np.ndarray:
+        lengths = np.zeros(self.vocab_size, dtype=np.int64)
+        for token, index in self._hf.get_vocab(with_added_tokens=False).items():
+            # Byte-level BPE spells each byte as one printable character.
+            lengths[index] = len(token)
+        lengths[: len(SPECIAL_TOKENS)] = 0
+        return lengths
+
+    def _decode_checked(self, ids: np.ndarray) -> str:
+        return self._hf.decode(ids.tolist(), skip_special_tokens=False)
+
+    def _payload(self) -> dict:
+        return {"hf_tokenizer": json.loads(self._hf.to_str())}
+
+    @classmethod
+    def _from_payload(cls, payload: dict, source: str) -> G2CTokenizer:
+        inner = payload.get("hf_tokenizer")
+        model = inner.get("model") if isinstance(inner, dict) else None
+        if not isinstance(model, dict) or model.get("type") != "BPE":
+            raise ValueError(f"{source}: bpe tokenizer file has no 'hf_tokenizer' BPE model")
+        try:
+            hf = Tokenizer.from_str(json.dumps(inner))
+        except Exception as error:  # the library raises its own Exception type
+            raise ValueError(f"{source}: the stored tokenizer could not be read: {error}") from None
+        return cls(hf, source=source)
+
+
+def _checked_documents(texts: Iterable[str]):
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{index}] must be a str; got {type(text).__name__}")
+        yield text

@@ -1,0 +1,111 @@
+"""Character-level tokenizer: one id per Unicode character (the ShakespeareLM smoke track).
+
+The vocabulary is ``<|endoftext|>`` (id 0) followed by every character seen
+in training, sorted by code point:
+
+    tok = CharTokenizer.train(["abba", "cab"])    # alphabet "abc"
+    tok.vocab_size                                  -> 4      (3 characters + <|endoftext|>)
+    tok.encode("cab")                               -> [3, 1, 2]
+    tok.decode([3, 1, 2, tok.eot_id])               -> "cab<|endoftext|>"
+
+Encoding is vectorised: the text becomes its array of code points (via
+UTF-32) and one table lookup maps every code point to its id at once — no
+Python loop over characters. A character that was not in the training text
+has no id and raises ValueError naming it and its position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from g2c.tokenizer.base import EOT, BaseTokenizer, require_texts
+
+
+class CharTokenizer(BaseTokenizer):
+    """Ids are positions in ``[<|endoftext|>] + sorted(alphabet)``."""
+
+    kind = "char"
+
+    def __init__(self, alphabet: Iterable[str]):
+        characters = list(alphabet)
+        for character in characters:
+            if not isinstance(character, str) or len(character) != 1:
+                raise ValueError(f"alphabet must hold single characters; got {character!r}")
+        characters = sorted(set(characters))
+        if not characters:
+            raise ValueError("alphabet is empty: a character tokenizer needs at least one character")
+        self._alphabet = tuple(characters)
+        codes = np.array([ord(c) for c in characters], dtype=np.int64)
+        # table[code point] = id, -1 where the character is unknown.
+        self._table = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+        self._table[codes] = np.arange(1, len(codes) + 1)
+        self._strings = np.array([EOT, *characters], dtype=object)
+
+    @classmethod
+    def train(cls, texts: Iterable[str]) -> CharTokenizer:
+        """Collect the alphabet of ``texts`` (an iterable of documents, read once)."""
+        seen: set[str] = set()
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{index}] must be a str; got {type(text).__name__}")
+            seen.update(text)
+        if not seen:
+            raise ValueError("cannot train a CharTokenizer on an empty corpus (no characters)")
+        return cls(seen)
+
+    @property
+    def alphabet(self) -> tuple[str, ...]:
+        return self._alphabet
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        return (EOT,)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._alphabet) + 1
+
+    def encode_batch_arrays(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return [self._encode_array(text) for text in require_texts(texts)]
+
+    def _encode_array(self, text: str) -> np.ndarray:
+        try:
+            codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"text contains a lone surrogate {text[error.start]!r} at position "
+                f"{error.start}: that is not Unicode text and has no character id"
+            ) from None
+        known = codes < len(self._table)
+        ids = np.full(len(codes), -1, dtype=np.int64)
+        ids[known] = self._table[codes[known]]
+        missing = np.flatnonzero(ids < 0)
+        if len(missing):
+            position = int(missing[0])
+            raise ValueError(
+                f"character {text[position]!r} (U+{ord(text[position]):04X}) at position "
+                f"{position} is not in this CharTokenizer's alphabet of {len(self._alphabet)} "
+                f"characters; train the tokenizer on text that contains it"
+            )
+        return ids
+
+    def token_byte_lengths(self) -> np.ndarray:
+        return np.array([0] + [len(c.encode("utf-8")) for c in self._alphabet], dtype=np.int64)
+
+    def _decode_checked(self, ids: np.ndarray) -> str:
+        return "".join(self._strings[ids])
+
+    def _payload(self) -> dict:
+        return {"alphabet": list(self._alphabet)}
+
+    @classmethod
+    def _from_payload(cls, payload: dict, source: str) -> CharTokenizer:
+        alphabet = payload.get("alphabet")
+        if not isinstance(alphabet, list) or not all(isinstance(c, str) for c in alphabet):
+            raise ValueError(f"{source}: char tokenizer file has no 'alphabet' list of characters")
+        if alphabet != sorted(set(alphabet)):
+            # Ids are positions in the sorted alphabet: anything else would shift them.
+            raise ValueError(f"{source}: the alphabet must be sorted and free of duplicates")
+        return cls(alphabet)
