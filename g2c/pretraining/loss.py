@@ -34,5 +34,7 @@ def lm_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
             f"logits must be (B, T, V) and targets (B, T) with the same B and T; got "
             f"logits shape {tuple(logits.shape)} and targets shape {tuple(targets.shape)}"
         )
+    # BEGIN SOLUTION 09b
     batch, time, vocab = logits.shape
     return _loss_fn(logits.reshape(batch * time, vocab), targets.reshape(batch * time))
+    # END SOLUTION 09b
