@@ -1,20 +1,28 @@
-"""Argument checks shared by the public API: one clear message per mistake."""
+"""Argument checks shared by the public API: one clear message per mistake.
+
+torch is imported lazily: the text side (corpora, tokenizers, ``g2c prepare``)
+uses these checks too and should not pay torch's import time and memory.
+"""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
-import torch
 
 
 def is_integer_dtype(dtype) -> bool:
     """True for torch or numpy integer dtypes (bool is not a token id)."""
-    if isinstance(dtype, torch.dtype):
+    torch = sys.modules.get("torch")  # a torch dtype means torch is already imported
+    if torch is not None and isinstance(dtype, torch.dtype):
         return not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
     return np.issubdtype(np.dtype(dtype), np.integer)
 
 
 def require_integer_tensor(name: str, value) -> None:
     """Raise TypeError unless ``value`` is a torch tensor of integer dtype."""
+    import torch
+
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of integer ids; got {type(value).__name__}")
     if not is_integer_dtype(value.dtype):

@@ -95,8 +95,20 @@ def test_safe_cuts_never_change_the_ids(tokenizer, parts, piece_chars):
     text = "".join(parts)
     pieces = split_at_safe_cuts(text, piece_chars)
     assert "".join(pieces) == text
-    joined = [i for piece in pieces for i in tokenizer.hf_tokenizer.encode(piece).ids]
-    assert joined == tokenizer.hf_tokenizer.encode(text).ids
+    joined = [i for piece in pieces for i in tokenizer.encode(piece)]
+    assert joined == tokenizer.encode(text)
+
+
+def test_fast_engine_agrees_with_the_hugging_face_encoder(tokenizer):
+    hf = tokenizer.hf_tokenizer
+    for document in list(shakespeare_documents())[:8] + TRICKY:
+        assert tokenizer.encode(document) == hf.encode(document).ids
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("thequickbrownfox  \n\n,.'!0123é🙂中")), max_size=200))
+def test_fast_engine_agrees_with_hugging_face_on_adversarial_text(tokenizer, text):
+    assert tokenizer.encode(text) == tokenizer.hf_tokenizer.encode(text).ids
 
 
 def test_token_byte_lengths_count_text_bytes(tokenizer):

@@ -220,7 +220,8 @@ def _build(corpus: CorpusSource, staging: Path, recipe: dict, given: BaseTokeniz
     started = time.perf_counter()
     with tqdm(desc="encoding", unit="tok", unit_scale=True, disable=not progress) as bar:
         for labels, texts in _batches(corpus, sources):
-            with_special_text += sum(any(s in t for s in SPECIAL_TOKENS) for t in texts)
+            with_special_text += sum("<|" in t and any(s in t for s in SPECIAL_TOKENS)
+                                     for t in texts)
             encoded = tokenizer.encode_batch_arrays(texts)
             for label, ids in zip(labels, encoded):
                 sources[label]["documents"] += 1

@@ -28,7 +28,7 @@ from g2c.tokenizer import BaseTokenizer, load_tokenizer
 SPLITS = ("train", "val")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PreparedCorpus:
     """A verified prepared-corpus directory (see :func:`open_prepared`)."""
 

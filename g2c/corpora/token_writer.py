@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-CHUNK_BYTES = 16 << 20  # file copies and hashes read 16 MiB at a time
+CHUNK_BYTES = 4 << 20  # file copies and hashes read 4 MiB at a time
 
 
 def token_dtype(vocab_size: int) -> np.dtype:

@@ -78,9 +78,12 @@ class CharTokenizer(BaseTokenizer):
                 f"text contains a lone surrogate {text[error.start]!r} at position "
                 f"{error.start}: that is not Unicode text and has no character id"
             ) from None
-        known = codes < len(self._table)
-        ids = np.full(len(codes), -1, dtype=np.int64)
-        ids[known] = self._table[codes[known]]
+        if len(codes) and codes.max() >= len(self._table):
+            ids = np.full(len(codes), -1, dtype=np.int64)  # beyond the table: unknown
+            known = codes < len(self._table)
+            ids[known] = self._table[codes[known]]
+        else:
+            ids = self._table[codes]
         missing = np.flatnonzero(ids < 0)
         if len(missing):
             position = int(missing[0])
