@@ -1,46 +1,73 @@
-"""``g2c pretrain``: a short char-level run on the built-in Shakespeare corpus.
+"""``g2c pretrain``: run a track end to end — corpus, tokenizer, model, training, artifact.
 
-Interim version until the trainer lands: real AdamW steps on the real data
-path (split, get_lm_batch, lm_cross_entropy), with the step-0 log(V) check.
+    g2c pretrain                                   ShakespeareLM on the built-in plays (~3 min)
+    g2c pretrain --max-time 15                     the same recipe, a 15-second budget
+    g2c pretrain --corpus ../shared/data/tinyshakespeare.txt --max-time 76
+    g2c pretrain --track StoryLM --corpus stories.jsonl --max-steps 2000
+    g2c pretrain --resume                          continue an interrupted run (Ctrl-C saves one)
+
+The steps: prepare the corpus (reused when already prepared), build the
+model, train with the step-0 log(V) check and a progress bar, then write
+``artifacts/models/<Track>-<size>/`` (see ``g2c.training.artifact``). A thin
+shell over :class:`g2c.training.Trainer`; the recipe lives in
+``g2c.training.tracks``.
 """
 
 from __future__ import annotations
 
+import argparse
+
+from g2c.training.tracks import DEFAULT_TRACK, TRACKS
+
+ARTIFACTS_ROOT = "artifacts/models"
+
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("pretrain", help="train a small LM on Shakespeare")
-    parser.add_argument("--max-steps", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = subparsers.add_parser(
+        "pretrain", help="train a language model on a named track and save it as an artifact",
+        description="Train a named track (a preset corpus, tokenizer, model and schedule); any "
+        "preset value can be overridden by a flag.",
+    )
+    parser.add_argument("--track", default=DEFAULT_TRACK, choices=list(TRACKS),
+                        help=f"the preset to run (default {DEFAULT_TRACK})")
+    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    parser.add_argument("--max-time", type=float, metavar="SECONDS",
+                        help="wall-clock training budget; the learning rate decays over it")
+    parser.add_argument("--corpus", metavar="SOURCE",
+                        help="corpus (same syntax as g2c prepare --corpus; default: the track's)")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default auto)")
+    parser.add_argument("--out", metavar="DIR",
+                        help=f"artifact directory (default {ARTIFACTS_ROOT}/<Track>-<size>)")
+    parser.add_argument("--resume", nargs="?", const=True, metavar="CHECKPOINT",
+                        help="continue from the checkpoint in the output directory (or CHECKPOINT)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a different run already in the output directory")
+    parser.add_argument("--data-dir", default="data", metavar="DIR",
+                        help="where prepared corpora are kept (default data/)")
+    training = parser.add_argument_group("recipe overrides (default: the track's value)")
+    training.add_argument("--batch-size", type=int)
+    training.add_argument("--context-length", type=int)
+    training.add_argument("--learning-rate", type=float)
+    training.add_argument("--grad-accum-steps", type=int)
+    training.add_argument("--eval-interval", type=int)
+    training.add_argument("--vocab-size", type=int, help="BPE vocabulary size")
+    training.add_argument("--seed", type=int)
+    training.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    training.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
+                          help="compute dtype (auto: bf16 on CUDA, fp32 on CPU)")
+    training.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                          help="wrap the model in torch.compile")
+    parser.add_argument("--ignore-initial-loss-check", action="store_true",
+                        help="train even if the step-0 loss is far below log(V)")
+    parser.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    import torch
+    from g2c.training.pretrain_run import run_pretraining, track_from_arguments
 
-    from g2c.corpora.shakespeare import shakespeare_documents
-    from g2c.pretraining import get_lm_batch, initial_loss_check, lm_cross_entropy, split_token_stream
-    from g2c.transformer import TransformerLM
-
-    torch.manual_seed(args.seed)
-    text = "\n".join(shakespeare_documents())
-    alphabet = sorted(set(text))
-    lookup = {ch: i for i, ch in enumerate(alphabet)}
-    ids = torch.tensor([lookup[ch] for ch in text], dtype=torch.long)
-    train, val = split_token_stream(ids, 0.9)
-    model = TransformerLM(len(alphabet), 128, 2, 4, 64)
-    generator = torch.Generator().manual_seed(args.seed)
-    x, y = get_lm_batch(train, 16, 64, generator=generator)
-    print(initial_loss_check(model, x, y).explain())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    for step in range(1, args.max_steps + 1):
-        x, y = get_lm_batch(train, 16, 64, generator=generator)
-        loss = lm_cross_entropy(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step % 50 == 0 or step == args.max_steps:
-            with torch.no_grad():
-                vx, vy = get_lm_batch(val, 64, 64, generator=torch.Generator().manual_seed(1))
-                val_loss = float(lm_cross_entropy(model(vx), vy))
-            print(f"step {step:4d}  train {float(loss):.3f}  val {val_loss:.3f}")
-    return 0
+    track = track_from_arguments(args)
+    return run_pretraining(
+        track, out=args.out, resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir,
+        artifacts_root=ARTIFACTS_ROOT, quiet=args.quiet,
+    )

@@ -1,5 +1,6 @@
 """The model: a decoder-only causal transformer that maps (B, T) ids to (B, T, V) logits."""
 
+from g2c.transformer.generate import generate
 from g2c.transformer.model import TransformerLM
 
-__all__ = ["TransformerLM"]
+__all__ = ["TransformerLM", "generate"]

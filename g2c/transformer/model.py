@@ -1,14 +1,22 @@
 """TransformerLM: a decoder-only, causal language model.
 
-    token_ids (B, T) --embed + position--> (B, T, C)
+    token_ids (B, T) --embed (+ learned position)--> (B, T, C)
         --num_layers × TransformerBlock--> (B, T, C)
-        --final LayerNorm--> (B, T, C)
+        --final norm--> (B, T, C)
         --unembed (tied to the token embedding) + bias--> logits (B, T, V)
 
 The unembedding reuses the token-embedding matrix (weight tying): the vector
 that *reads* token v in is the one that *scores* token v out, which saves V·C
 parameters and trains better on small data. A separate per-token output bias
 lets the model learn unigram frequencies without bending the embeddings.
+
+The keyword-only options swap in the modern pieces one at a time, so each can
+be compared against GPT-2's choices (the defaults):
+
+    positions="learned" | "rotary"   where order comes from (rotary.py)
+    mlp="gelu" | "swiglu"            plain or gated feed-forward (mlp.py)
+    norm="layer" | "rms"             LayerNorm or RMSNorm (block.py)
+    bias=True | False                biases in the attention and MLP linears
 """
 
 from __future__ import annotations
@@ -19,8 +27,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from g2c.transformer.block import TransformerBlock
+from g2c.transformer.block import TransformerBlock, make_norm
+from g2c.transformer.document_mask import (
+    check_document_ids,
+    check_position_ids,
+    document_attention_mask,
+)
+from g2c.transformer.rotary import RotaryEmbedding
 from g2c.validation import require_integer_tensor, require_positive_int
+
+POSITION_KINDS = ("learned", "rotary")
 
 
 class TransformerLM(nn.Module):
@@ -31,8 +47,9 @@ class TransformerLM(nn.Module):
         embedding_dim: C, width of the residual stream.
         num_layers: number of transformer blocks.
         num_heads: attention heads per block (must divide C).
-        max_seq_len: longest context T the learned positions cover.
+        max_seq_len: longest context T the model accepts.
         hidden_dim: MLP width, 4·C by default.
+        positions, mlp, norm, bias: architecture options (see the module doc).
     """
 
     def __init__(
@@ -44,6 +61,10 @@ class TransformerLM(nn.Module):
         max_seq_len: int,
         *,
         hidden_dim: int | None = None,
+        positions: str = "learned",
+        mlp: str = "gelu",
+        norm: str = "layer",
+        bias: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -57,14 +78,29 @@ class TransformerLM(nn.Module):
         hidden_dim = 4 * embedding_dim if hidden_dim is None else require_positive_int(
             "hidden_dim", hidden_dim
         )
+        if positions not in POSITION_KINDS:
+            raise ValueError(f"positions must be one of {POSITION_KINDS}; got {positions!r}")
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False; got {bias!r}")
+        if embedding_dim % num_heads != 0:
+            raise ValueError(
+                f"embedding_dim ({embedding_dim}) must be divisible by num_heads ({num_heads})"
+            )
         self.vocab_size = vocab_size
         self.max_seq_len = max_seq_len
         self.token_embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.position_embedding = nn.Embedding(max_seq_len, embedding_dim)
+        rotary = None
+        if positions == "learned":
+            self.position_embedding = nn.Embedding(max_seq_len, embedding_dim)
+        else:
+            rotary = RotaryEmbedding(embedding_dim // num_heads, max_seq_len)
         self.blocks = nn.ModuleList(
-            TransformerBlock(embedding_dim, num_heads, hidden_dim) for _ in range(num_layers)
+            TransformerBlock(
+                embedding_dim, num_heads, hidden_dim, mlp=mlp, norm=norm, bias=bias, rotary=rotary
+            )
+            for _ in range(num_layers)
         )
-        self.final_norm = nn.LayerNorm(embedding_dim)
+        self.final_norm = make_norm(norm, embedding_dim)
         self.output_bias = nn.Parameter(torch.zeros(vocab_size))
         self._init_weights(num_layers)
 
@@ -77,11 +113,23 @@ class TransformerLM(nn.Module):
         for name, param in self.named_parameters():
             if name.endswith("bias") or "norm" in name:
                 continue
-            is_residual_out = name.endswith("attn.proj.weight") or name.endswith("mlp.2.weight")
+            is_residual_out = name.endswith("attn.proj.weight") or name.endswith("mlp.down.weight")
             nn.init.normal_(param, mean=0.0, std=residual_std if is_residual_out else 0.02)
 
-    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
-        """Map (B, T) token ids to (B, T, V) next-token logits."""
+    def forward(
+        self,
+        token_ids: torch.Tensor,
+        *,
+        document_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Map (B, T) token ids to (B, T, V) next-token logits.
+
+        For packed rows (``g2c.pretraining.get_packed_batch``) pass the (B, T)
+        ``document_ids`` — attention then stays inside each document — and
+        ``position_ids`` (B, T), which replace 0 … T-1. Without them: plain
+        causal attention over the whole row.
+        """
         require_integer_tensor("token_ids", token_ids)
         if token_ids.ndim != 2:
             raise ValueError(
@@ -93,8 +141,18 @@ class TransformerLM(nn.Module):
                 f"token_ids has T={time} positions but this model's max_seq_len is "
                 f"{self.max_seq_len}; crop the context or build a longer model"
             )
-        positions = torch.arange(time, device=token_ids.device)
-        h = self.token_embedding(token_ids) + self.position_embedding(positions)
+        attn_mask = None
+        if document_ids is not None:
+            check_document_ids(document_ids, token_ids)
+            attn_mask = document_attention_mask(document_ids)  # built once, shared by all layers
+        if position_ids is not None:
+            check_position_ids(position_ids, token_ids, self.max_seq_len)
+        h = self.token_embedding(token_ids)
+        if hasattr(self, "position_embedding"):
+            positions = position_ids
+            if positions is None:
+                positions = torch.arange(time, device=token_ids.device)
+            h = h + self.position_embedding(positions)
         for block in self.blocks:
-            h = block(h)
+            h = block(h, attn_mask=attn_mask, position_ids=position_ids)
         return F.linear(self.final_norm(h), self.token_embedding.weight, self.output_bias)

@@ -1,0 +1,107 @@
+"""Checkpoints: everything a run needs to continue as if it had never stopped.
+
+A checkpoint is one file holding a dict of tensors and plain values:
+
+    model, optimizer      the weights and AdamW's moment estimates
+    step, elapsed, tokens where the run is (optimizer steps, training seconds, tokens seen)
+    rng                   every random stream: torch (CPU and CUDA), numpy,
+                          Python's random, and the batch generator that picks windows
+    config, metadata      the TrainingConfig and what was trained (model and
+                          corpus description), to refuse resuming a different run
+    history               the loss curves so far, so plots of a resumed run are whole
+
+Two rules make it safe:
+
+* **Atomic writes.** The bytes go to a temporary file in the same directory
+  and are renamed over the old checkpoint in one step, so a crash (or a
+  Ctrl-C) mid-write leaves the previous checkpoint intact.
+* **No arbitrary unpickling.** Loading uses ``torch.load(weights_only=True)``,
+  which only rebuilds tensors and plain containers: a checkpoint file from
+  elsewhere cannot run code on your machine.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from g2c.atomic_files import atomic_write_bytes
+
+CHECKPOINT_FORMAT = "g2c-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def capture_rng_state(batch_generator: torch.Generator) -> dict:
+    """Snapshot of every random stream a training step can touch."""
+    numpy_state = np.random.get_state(legacy=False)
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+            "pos": int(numpy_state["state"]["pos"]),
+            "has_gauss": int(numpy_state["has_gauss"]),
+            "gauss": float(numpy_state["gauss"]),
+        },
+        "python": list(_to_lists(random.getstate())),
+        "batch_generator": batch_generator.get_state(),
+    }
+
+
+def restore_rng_state(state: dict, batch_generator: torch.Generator) -> None:
+    """Put every random stream back where :func:`capture_rng_state` found it."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    numpy_state = state["numpy"]
+    np.random.set_state({
+        "bit_generator": "MT19937",
+        "state": {"key": numpy_state["key"].numpy().astype(np.uint32), "pos": numpy_state["pos"]},
+        "has_gauss": numpy_state["has_gauss"],
+        "gauss": numpy_state["gauss"],
+    })
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    batch_generator.set_state(state["batch_generator"])
+
+
+def _to_lists(value):
+    """Python's random state nests tuples; store them as lists (plain JSON-like data)."""
+    return [_to_lists(item) for item in value] if isinstance(value, tuple) else value
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    """Write ``state`` (plus the format tag) to ``path`` atomically."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`, refusing anything else.
+
+    Tensors come back on the CPU (the trainer moves them to its device).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle/zip errors come in many types
+        raise ValueError(
+            f"{path} is not a readable g2c checkpoint (it may be truncated, or not a "
+            f"weights-only file): {type(error).__name__}: {error}"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a g2c checkpoint (no '{CHECKPOINT_FORMAT}' format tag)")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{path} is checkpoint version {state.get('version')}; this g2c reads version "
+            f"{CHECKPOINT_VERSION}"
+        )
+    return state

@@ -1,0 +1,162 @@
+"""TrainingConfig: every number that decides how a run trains, in one checked record.
+
+The config is plain data (ints, floats, strings), so it goes into checkpoints
+and ``manifest.json`` as JSON and comes back equal. Two runs with equal
+configs, models and data follow the same loss curve; that is what lets
+``--resume`` refuse a checkpoint whose config differs.
+
+    TrainingConfig(batch_size=16, context_length=64, max_steps=2000)
+    TrainingConfig(max_steps=None, max_time=76.0)   # a wall-clock budget
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from g2c.validation import require_positive_int
+
+# Fields that change what a run *shows*, not what it computes: a resumed run
+# may set them differently without breaking the bit-exact continuation.
+PRESENTATION_FIELDS = ("log_interval", "checkpoint_interval", "device")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How to train (the model and data are given separately).
+
+    Optimisation
+        batch_size: windows per forward/backward (B).
+        grad_accum_steps: forward/backward passes summed into one update, so
+            one optimizer step sees ``batch_size · grad_accum_steps`` windows.
+        context_length: tokens per window (T).
+        learning_rate: peak learning rate, reached after ``warmup_steps``.
+        min_lr_ratio: the cosine ends at ``learning_rate · min_lr_ratio``.
+        warmup_steps: linear warm-up length, in optimizer steps.
+        weight_decay: AdamW's decoupled decay on weight matrices only.
+        beta1, beta2: AdamW's moment decay rates.
+        grad_clip: clip the global gradient norm to this (None: no clipping).
+    Length (at least one must be set; the run stops at whichever comes first)
+        max_steps: optimizer steps.
+        max_time: wall-clock seconds of training; the learning rate then
+            decays over the time budget, so the run ends fully decayed.
+    Measurement
+        eval_interval: evaluate every this many steps (and always at the end).
+        val_tokens: cap on validation tokens (None: the whole split); the
+            same windows are used at every evaluation.
+        eval_batch_size: windows per forward pass during evaluation.
+        log_interval: refresh the progress display every this many steps.
+        checkpoint_interval: save a checkpoint every this many steps (None:
+            only at the end and on Ctrl-C).
+    Machine
+        device: "auto" (cuda, then mps, then cpu), "cpu", "cuda", "mps".
+        precision: "auto" (bf16 on CUDA), "fp32", "bf16" (opt-in on CPU), "fp16".
+        compile: wrap the model in ``torch.compile`` (opt-in; pays off on long runs).
+        threads: CPU threads for PyTorch (None: leave PyTorch's default).
+    Safety
+        seed: seeds the initial weights' RNG and the batch generator.
+        ignore_initial_loss_check: train even when the step-0 loss is far
+            below log(V) (for example when fine-tuning a trained model).
+    """
+
+    batch_size: int = 16
+    grad_accum_steps: int = 1
+    context_length: int = 64
+    learning_rate: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float | None = 1.0
+    max_steps: int | None = 2000
+    max_time: float | None = None
+    eval_interval: int = 250
+    val_tokens: int | None = None
+    eval_batch_size: int = 64
+    log_interval: int = 10
+    checkpoint_interval: int | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    compile: bool = False
+    threads: int | None = None
+    seed: int = 0
+    ignore_initial_loss_check: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "grad_accum_steps", "context_length", "eval_interval",
+                     "eval_batch_size", "log_interval"):
+            require_positive_int(name, getattr(self, name))
+        for name in ("max_steps", "val_tokens", "checkpoint_interval", "threads"):
+            if getattr(self, name) is not None:
+                require_positive_int(name, getattr(self, name))
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) \
+                or self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be an int >= 0; got {self.warmup_steps!r}")
+        if self.seed is None or isinstance(self.seed, bool) or not isinstance(self.seed, int) \
+                or self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0; got {self.seed!r}")
+        _require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        _require_number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
+        _require_number("weight_decay", self.weight_decay, low=0.0)
+        for name in ("beta1", "beta2"):
+            _require_number(name, getattr(self, name), low=0.0, high=1.0, high_open=True)
+        if self.grad_clip is not None:
+            _require_number("grad_clip", self.grad_clip, low=0.0, low_open=True)
+        if self.max_time is not None:
+            _require_number("max_time", self.max_time, low=0.0, low_open=True)
+        if self.max_steps is None and self.max_time is None:
+            raise ValueError("set max_steps, max_time or both: a run needs an end")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise ValueError(
+                f"device must be one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'; got {self.device!r}"
+            )
+        if not isinstance(self.compile, bool) or not isinstance(self.ignore_initial_loss_check, bool):
+            raise TypeError("compile and ignore_initial_loss_check must be True or False")
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens one optimizer step trains on: B · T · accumulation."""
+        return self.batch_size * self.context_length * self.grad_accum_steps
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainingConfig:
+        """Rebuild a config from :meth:`to_dict` output; unknown keys are an error."""
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training config keys {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+
+def run_identity(training: dict, metadata: dict) -> dict:
+    """What makes two runs "the same run": the training config (minus presentation fields)
+    plus the caller's metadata (model and corpus description)."""
+    return {"training": {k: v for k, v in training.items() if k not in PRESENTATION_FIELDS},
+            **metadata}
+
+
+def describe_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """One line per differing leaf of two nested dicts: ``"training.max_steps: 10 then, 20 now"``."""
+    lines = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            lines += describe_differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            lines.append(f"{prefix}{key}: {a!r} then, {b!r} now")
+    return lines
+
+
+def _require_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite number; got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+        raise ValueError(f"{name} must be {' and '.join(p for p in (lo, hi) if p)}; got {value}")

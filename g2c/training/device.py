@@ -1,0 +1,36 @@
+"""Pick where to train: the fastest device this machine has, unless told otherwise.
+
+    select_device("auto")  -> cuda if a CUDA GPU is visible, else mps (Apple
+                              silicon), else cpu
+    select_device("cpu")   -> cpu, always
+    select_device("cuda")  -> cuda, or a ValueError saying none is available
+"""
+
+from __future__ import annotations
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """Resolve a device name ("auto", "cpu", "cuda", "cuda:N", "mps") to a torch.device."""
+    if not isinstance(name, str):
+        raise TypeError(f"device must be a string such as 'auto' or 'cpu'; got {type(name).__name__}")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {DEVICE_CHOICES} (or 'cuda:N'); got {name!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} was requested but no CUDA GPU is available; use 'cpu'")
+    if kind == "mps" and not _mps_available():
+        raise ValueError("device 'mps' was requested but this machine has no Apple MPS backend")
+    return torch.device(name)

@@ -1,0 +1,104 @@
+"""A fixed validation set: the same windows at every evaluation.
+
+Random validation batches make a noisy curve — a dip might be a lucky draw.
+Here the validation split is cut once into non-overlapping windows of T+1
+tokens, and every evaluation scores exactly those windows, so two points on
+the curve differ only because the model changed.
+
+    val split (n tokens) = | w0 | w1 | w2 | ... | w_{W-1} | rest |
+                             each window: x = T tokens, y = the same shifted by one
+
+With ``max_tokens`` the W windows are spread evenly over the whole split
+(not just its start), so a capped set still samples every part of the text.
+Every validation token is predicted at most once; the loss is the mean over
+all W·T predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from g2c.pretraining import lm_cross_entropy
+from g2c.pretraining.token_stream import check_token_stream
+from g2c.validation import require_positive_int
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """W fixed windows: ``x`` and ``y`` are (W, T) int64 tensors on the CPU."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    @property
+    def num_tokens(self) -> int:
+        """Predictions per evaluation: W · T."""
+        return self.x.numel()
+
+
+def validation_windows(
+    val_ids, context_length: int, *, min_windows: int = 1, max_tokens: int | None = None
+) -> ValidationSet:
+    """Cut ``val_ids`` into fixed, non-overlapping (T+1)-token windows.
+
+    Raises ValueError when the split cannot fill ``min_windows`` windows (the
+    trainer asks for one training batch's worth, so the validation loss is
+    never an average over fewer windows than a single step sees).
+    """
+    check_token_stream("val_ids", val_ids)
+    context_length = require_positive_int("context_length", context_length)
+    min_windows = require_positive_int("min_windows", min_windows)
+    available = (len(val_ids) - 1) // context_length
+    if available < min_windows:
+        raise ValueError(
+            f"the validation split has {len(val_ids):,} tokens, which fills only {available} "
+            f"window(s) of context_length={context_length} (+1 target), but one batch needs "
+            f"{min_windows}: use a smaller batch_size or context_length, a larger corpus, or a "
+            f"smaller train_fraction"
+        )
+    count = available
+    if max_tokens is not None:
+        count = max(min_windows, min(available, require_positive_int("max_tokens", max_tokens)
+                                     // context_length))
+    # Window k starts at k·T (non-overlapping); a capped set takes W of them spread evenly.
+    starts = np.linspace(0, available - 1, count).round().astype(np.int64) * context_length
+    index = starts[:, None] + np.arange(context_length + 1)  # (W, T+1) token positions
+    if isinstance(val_ids, torch.Tensor):
+        index = torch.from_numpy(index)
+    windows = torch.as_tensor(val_ids[index]).to(torch.int64)
+    return ValidationSet(windows[:, :-1].contiguous(), windows[:, 1:].contiguous())
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    validation: ValidationSet,
+    *,
+    batch_size: int,
+    device: torch.device,
+    autocast=None,
+) -> float:
+    """Mean next-token loss of ``model`` over every window of ``validation``.
+
+    Runs in eval mode without gradients, ``batch_size`` windows per forward;
+    ``autocast`` is an optional context factory (the training precision's).
+    """
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    try:
+        for start in range(0, len(validation.x), batch_size):
+            x = validation.x[start:start + batch_size].to(device)
+            y = validation.y[start:start + batch_size].to(device)
+            if autocast is None:
+                logits = model(x)
+            else:
+                with autocast():
+                    logits = model(x)
+            total += float(lm_cross_entropy(logits, y)) * y.numel()
+    finally:
+        model.train(was_training)
+    return total / validation.num_tokens

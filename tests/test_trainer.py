@@ -1,0 +1,212 @@
+"""The Trainer: loop, optimizer groups, schedule, validation set, step-0 check, NaN stop."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from g2c.training import InitialLossError, Trainer, TrainingConfig, TrainingDiverged
+from g2c.training.evaluation import evaluate, validation_windows
+from g2c.training.optimizer import parameter_groups
+from g2c.training.schedule import WarmupCosineSchedule
+from g2c.transformer import TransformerLM
+
+VOCAB, CONTEXT = 24, 16
+
+
+def learnable_stream(n=6000, seed=0):
+    """A noisy repeating pattern: learnable, but not trivially (the step-0 check passes)."""
+    rng = np.random.default_rng(seed)
+    pattern = rng.integers(0, VOCAB, 11)
+    stream = np.tile(pattern, n // 11 + 1)[:n]
+    noise = rng.random(n) < 0.1
+    stream[noise] = rng.integers(0, VOCAB, noise.sum())
+    return stream.astype(np.uint16)
+
+
+def tiny_model(seed=0, **options):
+    torch.manual_seed(seed)
+    return TransformerLM(VOCAB, 32, 2, 4, CONTEXT, **options)
+
+
+def config(**overrides):
+    values = dict(batch_size=4, context_length=CONTEXT, learning_rate=3e-3, warmup_steps=5,
+                  max_steps=40, eval_interval=20, log_interval=5, device="cpu")
+    values.update(overrides)
+    return TrainingConfig(**values)
+
+
+def fit(model=None, cfg=None, stream=None, **kwargs):
+    stream = learnable_stream() if stream is None else stream
+    trainer = Trainer(model or tiny_model(), stream[:5000], stream[5000:], cfg or config(),
+                      quiet=True, **kwargs)
+    return trainer, trainer.fit()
+
+
+def test_training_drives_val_loss_well_below_log_vocab():
+    trainer, result = fit(cfg=config(max_steps=80))
+    assert result.stopped == "max_steps" and result.steps == 80
+    assert result.initial_check["verdict"] == "ok"
+    assert result.final_val_loss < 0.6 * math.log(VOCAB)
+    assert result.tokens_seen == 80 * 4 * CONTEXT
+    # Evaluated every 20 steps and at the end (step 80 once, not twice).
+    assert [step for step, _ in result.history["val"]] == [20, 40, 60, 80]
+
+
+def test_validation_windows_are_fixed_non_overlapping_and_spread():
+    val = np.arange(1000, dtype=np.int64)
+    full = validation_windows(val, 10)
+    assert full.x.shape == (99, 10)  # (1000 - 1) // 10 windows
+    assert torch.equal(full.x[:, 0], torch.arange(0, 990, 10))
+    assert torch.equal(full.y, full.x + 1)
+    capped = validation_windows(val, 10, max_tokens=50)
+    assert capped.x.shape == (5, 10)
+    assert int(capped.x[0, 0]) == 0 and int(capped.x[-1, 0]) == 980  # spread over the split
+    again = validation_windows(val, 10, max_tokens=50)
+    assert torch.equal(capped.x, again.x)
+
+
+def test_every_evaluation_scores_the_same_windows():
+    model = tiny_model()
+    windows = validation_windows(learnable_stream()[5000:], CONTEXT)
+    first = evaluate(model, windows, batch_size=7, device=torch.device("cpu"))
+    second = evaluate(model, windows, batch_size=64, device=torch.device("cpu"))
+    assert first == pytest.approx(second, rel=1e-5)  # batching does not change the mean
+
+
+def test_validation_split_too_small_for_one_batch_is_refused():
+    stream = learnable_stream()
+    with pytest.raises(ValueError, match=r"validation split has 100 tokens.*batch"):
+        Trainer(tiny_model(), stream[:5000], stream[:100], config(batch_size=8), quiet=True)
+
+
+def test_context_longer_than_max_seq_len_is_refused():
+    stream = learnable_stream()
+    with pytest.raises(ValueError, match=r"context_length=32 .*max_seq_len=16"):
+        Trainer(tiny_model(), stream[:5000], stream[5000:], config(context_length=32), quiet=True)
+
+
+def test_weight_decay_only_on_matrices():
+    model = tiny_model()
+    decayed, undecayed = parameter_groups(model, 0.1)
+    assert decayed["weight_decay"] == 0.1 and undecayed["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decayed["params"])
+    names = {id(p): name for name, p in model.named_parameters()}
+    skipped = {names[id(p)] for p in undecayed["params"]}
+    assert "output_bias" in skipped
+    assert any("norm" in name for name in skipped) and any(n.endswith(".bias") for n in skipped)
+    assert len(decayed["params"]) + len(undecayed["params"]) == len(list(model.parameters()))
+
+
+def test_decoupled_decay_shrinks_matrices_but_not_vectors_without_gradient():
+    model = tiny_model()
+    trainer = Trainer(model, learnable_stream()[:5000], learnable_stream()[5000:],
+                      config(weight_decay=0.5), quiet=True)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)  # no gradient: only the decay can move a weight
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = 0.1
+    trainer.optimizer.step()
+    weight = "blocks.0.attn.qkv.weight"
+    torch.testing.assert_close(model.get_parameter(weight), before[weight] * (1 - 0.1 * 0.5))
+    assert torch.equal(model.get_parameter("blocks.0.attn_norm.weight"),
+                       before["blocks.0.attn_norm.weight"])
+
+
+def test_schedule_warms_up_then_decays_by_steps_or_time():
+    steps = WarmupCosineSchedule(1e-3, 0.1, warmup_steps=10, max_steps=100)
+    assert steps.learning_rate(0) == pytest.approx(1e-4)
+    assert steps.learning_rate(9) == pytest.approx(1e-3)
+    assert steps.learning_rate(50) == pytest.approx(0.55e-3)
+    assert steps.learning_rate(100) == pytest.approx(1e-4)
+    rates = [steps.learning_rate(s) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    timed = WarmupCosineSchedule(1e-3, 0.0, warmup_steps=0, max_time=60.0)
+    assert timed.learning_rate(5, elapsed=30.0) == pytest.approx(0.5e-3)
+    assert timed.learning_rate(5, elapsed=75.0) == pytest.approx(0.0)
+
+
+def test_time_budget_stops_the_run_fully_decayed():
+    trainer, result = fit(cfg=config(max_steps=None, max_time=1.5, warmup_steps=2))
+    assert result.stopped == "max_time" and result.steps > 0
+    last_lr = result.history["lr"][-1][1]
+    assert last_lr < 0.1 * 3e-3 + 0.05 * 3e-3  # at the floor (min_lr_ratio 0.1), give or take a step
+
+
+def test_gradient_accumulation_matches_one_big_batch():
+    stream = learnable_stream()
+    big = config(batch_size=8, grad_accum_steps=1, max_steps=3, eval_interval=100)
+    small = config(batch_size=4, grad_accum_steps=2, max_steps=3, eval_interval=100)
+    a, b = tiny_model(), tiny_model()
+    ta = Trainer(a, stream[:5000], stream[5000:], big, quiet=True)
+    tb = Trainer(b, stream[:5000], stream[5000:], small, quiet=True)
+    # Same windows: draw the 8 of one batch as 4 + 4 from identically seeded generators.
+    ta.fit(), tb.fit()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, atol=2e-5, rtol=1e-4)
+
+
+def test_initial_loss_far_below_log_vocab_stops_before_training():
+    trained, _ = fit(cfg=config(max_steps=150))  # an already-trained model: far below log(V)
+    stream = learnable_stream()
+    with pytest.raises(InitialLossError, match="ignore-initial-loss-check"):
+        Trainer(trained.model, stream[:5000], stream[5000:], config(), quiet=True).fit()
+    override = config(max_steps=2, ignore_initial_loss_check=True)
+    result = Trainer(trained.model, stream[:5000], stream[5000:], override, quiet=True).fit()
+    assert result.initial_check["verdict"] == "too_low" and result.steps == 2
+
+
+def test_nan_loss_stops_with_step_number_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    trainer = Trainer(tiny_model(), learnable_stream()[:5000], learnable_stream()[5000:],
+                      config(max_steps=20, checkpoint_interval=5), checkpoint_path=path,
+                      quiet=True)
+    real_loss = trainer.precision.loss
+    calls = {"n": 0}
+
+    def loss_that_explodes(model, x, y):
+        calls["n"] += 1
+        loss = real_loss(model, x, y)
+        return loss * float("nan") if calls["n"] == 8 else loss
+
+    monkeypatch.setattr(trainer.precision, "loss", loss_that_explodes)
+    with pytest.raises(TrainingDiverged, match=r"nan at step 8.*step 5\) is kept"):
+        trainer.fit()
+    saved = torch.load(path, weights_only=True)
+    assert saved["step"] == 5
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_bad_config_values_name_the_argument():
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainingConfig(learning_rate=0.0)
+    with pytest.raises(TypeError, match="batch_size"):
+        TrainingConfig(batch_size=2.5)
+    with pytest.raises(ValueError, match="max_steps, max_time"):
+        TrainingConfig(max_steps=None, max_time=None)
+    with pytest.raises(ValueError, match="device"):
+        TrainingConfig(device="tpu")
+    with pytest.raises(TypeError, match="config"):
+        Trainer(tiny_model(), learnable_stream(), learnable_stream(), {"max_steps": 3})
+
+
+def test_config_round_trips_through_a_dict():
+    cfg = config(max_time=12.5, compile=True)
+    assert TrainingConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown training config keys"):
+        TrainingConfig.from_dict({**cfg.to_dict(), "lr": 1})
+
+
+def test_timing_reports_throughput_and_overhead():
+    _, result = fit(cfg=config(max_steps=30))
+    timing = result.timing
+    assert timing["steps"] == 30 and timing["tokens_per_second"] > 0
+    assert 0.0 <= timing["overhead_fraction"] < 1.0
+    assert timing["compute"] <= timing["loop"]
+
+
+def test_bf16_autocast_trains_on_cpu_when_asked():
+    _, result = fit(cfg=config(max_steps=40, precision="bf16"))
+    assert result.final_val_loss < 0.8 * math.log(VOCAB)
