@@ -1,0 +1,101 @@
+"""``g2c pretrain --nproc N``: start the same command under torchrun for the user.
+
+    g2c pretrain --nproc 2 --max-steps 100
+        == python -m torch.distributed.run --standalone --nproc_per_node=2 \\
+               -m g2c pretrain --nproc 2 --max-steps 100
+
+The command line is passed on unchanged, ``--nproc`` included: inside the
+launch each worker sees ``--nproc 2`` next to torchrun's LOCAL_WORLD_SIZE=2,
+agrees, and trains instead of launching again. ``--standalone`` keeps the
+rendezvous on this machine (a free local port); for several machines call
+torchrun yourself with ``--nnodes`` and ``--rdzv-endpoint`` (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import torch
+
+from g2c.training.distributed import launched_by_torchrun
+from g2c.validation import require_positive_int
+
+
+def available_workers(device: str | None = None) -> tuple[int, str]:
+    """How many processes this machine can give a device each: (count, "GPU(s)" or "CPU cores")."""
+    use_cuda = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
+    if use_cuda:
+        return torch.cuda.device_count(), "GPU(s)"
+    # sched_getaffinity respects taskset/cgroup limits; cpu_count would not.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1, "CPU cores"
+
+
+def check_nproc(nproc: int, device: str | None = None) -> int:
+    """Return ``nproc`` if this machine has a core (CPU) or GPU for each process."""
+    nproc = require_positive_int("nproc", nproc)
+    available, kind = available_workers(device)
+    if nproc > available:
+        raise ValueError(
+            f"--nproc {nproc} asks for {nproc} processes but this machine has {available} "
+            f"{kind}; each process needs its own, so use --nproc {available} or fewer "
+            f"(for more, add machines: see 'Scaling up' in docs/scaling.md)"
+        )
+    return nproc
+
+
+def torchrun_command(nproc: int, argv: list[str], *, module: str = "g2c") -> list[str]:
+    """The torchrun command line that runs ``python -m module *argv`` on ``nproc`` processes.
+
+    ``python -m torch.distributed.run`` is the ``torchrun`` script, run by this
+    very interpreter, so the workers use the same virtual environment.
+    """
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={nproc}", "-m", module, *argv,
+    ]
+
+
+def relaunch_under_torchrun(
+    nproc: int | None, argv: list[str], *, device: str | None = None
+) -> int | None:
+    """Run ``argv`` on ``nproc`` processes; return torchrun's exit code.
+
+    Returns None when this process should simply train: ``nproc`` is None or
+    1, or we already are one of torchrun's workers (then ``nproc`` must match
+    the number of workers torchrun started on this machine).
+    """
+    if launched_by_torchrun():
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+        if nproc is not None and nproc != local_world:
+            raise ValueError(
+                f"--nproc {nproc} was given inside a torchrun launch that started "
+                f"{local_world} processes on this machine; drop --nproc when you call torchrun"
+            )
+        return None
+    if nproc is None or check_nproc(nproc, device) == 1:
+        return None
+    return subprocess.run(torchrun_command(nproc, list(argv)), check=False).returncode
+
+
+def add_launch_arguments(parser) -> None:
+    """The scale-out flags of ``g2c pretrain``: --nproc, --fsdp, --dist-timeout."""
+    from g2c.training.distributed import DEFAULT_TIMEOUT_SECONDS
+
+    parser.add_argument(
+        "--nproc", type=int, default=None, metavar="N",
+        help="train on N processes on this machine (launches torchrun; at most one per "
+             "CPU core or GPU). Each draws its own windows: the global batch is N times larger",
+    )
+    parser.add_argument(
+        "--fsdp", action="store_true",
+        help="shard parameters, gradients and optimizer state across processes with FSDP2 "
+             "instead of replicating them with DDP (needs 2+ processes)",
+    )
+    parser.add_argument(
+        "--dist-timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+        help="a collective waiting longer than this (a hung rank) ends the run "
+             f"(default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )

@@ -1,0 +1,143 @@
+"""Mixed precision: 16-bit matmuls, fp32 weights, an fp32 loss.
+
+Under ``torch.autocast`` the matmul-heavy ops (linear layers, attention) run
+in a 16-bit float while the parameters — the "master weights" AdamW updates —
+stay fp32. We leave autocast before the loss, and the loss's log-softmax and
+mean run in fp32 (``lm_cross_entropy`` upcasts the logits), because a mean of
+B·T terms in 16 bits loses the small differences training follows.
+
+    precision  compute dtype   exponent/mantissa bits   needs a loss scaler
+    fp32       float32         8 / 23                   no
+    bf16       bfloat16        8 / 7   (fp32's range)   no
+    fp16       float16         5 / 10  (max 65,504)     yes: small grads underflow
+
+bf16 keeps fp32's range, so nothing overflows or underflows that would not in
+fp32: it is the default on CUDA GPUs that support it and opt-in on CPUs.
+fp16 (for older GPUs) needs ``GradScaler``: it multiplies the loss by a large
+scale before backward so tiny gradients stay representable, divides them
+back before the step, and skips a step (halving the scale) whenever a
+gradient overflowed to inf/nan.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+
+from g2c.pretraining import lm_cross_entropy
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """Turn a ``--precision`` choice into "fp32", "bf16" or "fp16" for ``device``.
+
+    "auto" is bf16 on a CUDA GPU that supports it, fp32 otherwise (bf16 on a
+    CPU is correct but not always faster, so it is opt-in there).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    on_cuda = torch.device(device).type == "cuda"
+    bf16_ok = not on_cuda or torch.cuda.is_bf16_supported()
+    if precision == "auto":
+        return "bf16" if on_cuda and bf16_ok else "fp32"
+    if precision == "bf16" and not bf16_ok:
+        raise ValueError(
+            "precision 'bf16' was requested but this GPU has no bfloat16 support; use "
+            "--precision fp16 (with loss scaling) or fp32"
+        )
+    return precision
+
+
+class TrainingPrecision:
+    """Autocast, the fp32 loss, and (for fp16) the loss scaler — behind four calls.
+
+        precision = TrainingPrecision("bf16", device)
+        loss = precision.loss(model, x, y)        # forward in 16 bits, loss in fp32
+        precision.backward(loss / accumulation_steps)
+        grad_norm = precision.step(optimizer, max_grad_norm=1.0)
+
+    For fp32 and bf16, ``backward`` and ``step`` are plain ``loss.backward()``
+    and ``optimizer.step()``; for fp16 they scale, unscale and maybe skip.
+    """
+
+    def __init__(self, precision: str = "auto", device: str | torch.device = "cpu") -> None:
+        self.device_type = torch.device(device).type
+        self.precision = resolve_precision(precision, device)
+        self.dtype = _DTYPES[self.precision]
+        self.scaler = torch.amp.GradScaler(self.device_type) if self.precision == "fp16" else None
+        self.skipped_steps = 0
+
+    def autocast(self):
+        """Context for the forward pass (a no-op for fp32)."""
+        if self.dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def loss(
+        self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, **model_kwargs
+    ) -> torch.Tensor:
+        """Mean next-token loss of ``model`` on (B, T) ``x``/``y``, as an fp32 scalar.
+
+        Only the model runs under autocast (``model_kwargs`` go to its
+        forward); the (B, T, V) logits, whatever their dtype, go into the loss
+        outside it, which reduces in fp32.
+        """
+        with self.autocast():
+            logits = model(x, **model_kwargs)
+        return lm_cross_entropy(logits, y)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer, *, max_grad_norm: float | None = None):
+        """Clip (if asked), then step; returns the pre-clip gradient norm or None.
+
+        The norm is measured on true (unscaled) gradients. Under fp16 a step
+        whose gradients overflowed is skipped and counted in ``skipped_steps``.
+        """
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+        norm = None
+        if max_grad_norm is not None:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+            # Under FSDP2 the norm is a replicated DTensor; read it as a plain number.
+            norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+        if self.scaler is None:
+            optimizer.step()
+            return norm
+        scale_before = self.scaler.get_scale()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        self.skipped_steps += int(self.scaler.get_scale() < scale_before)
+        return norm
+
+    def state_dict(self) -> dict:
+        """What a checkpoint needs for a bit-exact resume (the fp16 scale and its counters)."""
+        return {
+            "precision": self.precision,
+            "scaler": None if self.scaler is None else self.scaler.state_dict(),
+            "skipped_steps": self.skipped_steps,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("precision") != self.precision:
+            raise ValueError(
+                f"checkpoint was trained with precision {state.get('precision')!r} but this run "
+                f"uses {self.precision!r}; resume with --precision {state.get('precision')}"
+            )
+        if self.scaler is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        self.skipped_steps = int(state.get("skipped_steps", 0))
+
+
+def add_precision_argument(parser) -> None:
+    """The ``--precision`` flag of ``g2c pretrain``."""
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="compute dtype: auto = bf16 on CUDA GPUs with bf16, fp32 otherwise; bf16 works on "
+             "CPUs too (opt-in); fp16 adds a loss scaler. Weights and loss stay fp32",
+    )
