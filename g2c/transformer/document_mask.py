@@ -1,0 +1,88 @@
+"""Document masking: attention that is causal *and* stays inside one document.
+
+In a packed row (``g2c.pretraining.packing``) several documents sit side by
+side. Plain causal attention would let the second document read the first;
+the document mask allows query t to see key s only when
+
+    s <= t                                   (causal: no peeking ahead)
+    and document_ids[s] == document_ids[t]   (same document)
+
+    document_ids = [0 0 0 1 1]      allowed[t, s]   s: 0 1 2 3 4
+                                              t=0     1 . . . .
+                                              t=1     1 1 . . .
+                                              t=2     1 1 1 . .
+                                              t=3     . . . 1 .
+                                              t=4     . . . 1 1
+
+The mask is one (B, 1, T, T) boolean tensor, built once per forward and
+shared by every layer and head; ``F.scaled_dot_product_attention`` takes it as
+``attn_mask``. The diagonal is always allowed, so no query row is empty and
+the softmax never sees only -inf. (FlexAttention would skip the masked blocks,
+but in torch 2.13 it has no backward pass on CPU, so training here uses SDPA.)
+
+Document ids must not decrease along a row: then every document is one
+contiguous run of positions, which is what "packed" means.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from g2c.validation import require_integer_tensor
+
+
+def check_document_ids(document_ids: torch.Tensor, token_ids: torch.Tensor) -> None:
+    """Raise unless ``document_ids`` is integer (B, T) like ``token_ids``, non-decreasing by row."""
+    require_integer_tensor("document_ids", document_ids)
+    if document_ids.shape != token_ids.shape:
+        raise ValueError(
+            f"document_ids must have the shape of token_ids, (B, T) = "
+            f"{tuple(token_ids.shape)}; got {tuple(document_ids.shape)}"
+        )
+    drops = document_ids[:, 1:] < document_ids[:, :-1]
+    if bool(drops.any()):
+        row, t = (int(i) for i in drops.nonzero()[0])
+        raise ValueError(
+            f"document_ids must be non-decreasing within a row (one contiguous run per "
+            f"document); row {row} goes from {int(document_ids[row, t])} at position {t} "
+            f"to {int(document_ids[row, t + 1])} at position {t + 1}"
+        )
+
+
+def check_position_ids(
+    position_ids: torch.Tensor, token_ids: torch.Tensor, max_seq_len: int
+) -> None:
+    """Raise unless ``position_ids`` is integer (B, T) like ``token_ids``, in [0, max_seq_len)."""
+    require_integer_tensor("position_ids", position_ids)
+    if position_ids.shape != token_ids.shape:
+        raise ValueError(
+            f"position_ids must have the shape of token_ids, (B, T) = "
+            f"{tuple(token_ids.shape)}; got {tuple(position_ids.shape)}"
+        )
+    low, high = (int(v) for v in torch.aminmax(position_ids))
+    if low < 0 or high >= max_seq_len:
+        raise ValueError(
+            f"position_ids must lie in [0, max_seq_len={max_seq_len}); got values from "
+            f"{low} to {high}"
+        )
+
+
+def document_causal_mask(document_ids: torch.Tensor) -> torch.Tensor:
+    """(B, T) document ids -> (B, 1, T, T) bool, True where query t may attend to key s."""
+    time = document_ids.shape[1]
+    same_document = document_ids.unsqueeze(2) == document_ids.unsqueeze(1)  # (B, T, T)
+    causal = torch.ones(time, time, dtype=torch.bool, device=document_ids.device).tril()
+    return (same_document & causal).unsqueeze(1)
+
+
+def document_attention_mask(document_ids: torch.Tensor) -> torch.Tensor | None:
+    """The mask for SDPA, or ``None`` when every row is a single document.
+
+    With one document per row the document mask *is* the causal mask, and
+    ``is_causal=True`` computes it faster (the kernel skips the upper
+    triangle instead of reading a mask), so we hand back ``None``: use it.
+    """
+    # Non-decreasing ids: a row is one document exactly when its ends agree.
+    if bool((document_ids[:, 0] == document_ids[:, -1]).all()):
+        return None
+    return document_causal_mask(document_ids)
