@@ -133,11 +133,3 @@ class TrainingPrecision:
             self.scaler.load_state_dict(state["scaler"])
         self.skipped_steps = int(state.get("skipped_steps", 0))
 
-
-def add_precision_argument(parser) -> None:
-    """The ``--precision`` flag of ``g2c pretrain``."""
-    parser.add_argument(
-        "--precision", choices=PRECISIONS, default="auto",
-        help="compute dtype: auto = bf16 on CUDA GPUs with bf16, fp32 otherwise; bf16 works on "
-             "CPUs too (opt-in); fp16 adds a loss scaler. Weights and loss stay fp32",
-    )
