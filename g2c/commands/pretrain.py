@@ -5,6 +5,7 @@
     g2c pretrain --corpus ../shared/data/tinyshakespeare.txt --max-time 76
     g2c pretrain --track StoryLM --corpus stories.jsonl --max-steps 2000
     g2c pretrain --resume                          continue an interrupted run (Ctrl-C saves one)
+    g2c pretrain --nproc 2 [--fsdp]                2 processes under torchrun (docs/scaling.md)
 
 The steps: prepare the corpus (reused when already prepared), build the
 model, train with the step-0 log(V) check and a progress bar, then write
@@ -16,6 +17,8 @@ shell over :class:`g2c.training.Trainer`; the recipe lives in
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from g2c.training.tracks import DEFAULT_TRACK, TRACKS
 
@@ -23,6 +26,8 @@ ARTIFACTS_ROOT = "artifacts/models"
 
 
 def add_parser(subparsers) -> None:
+    from g2c.training.launch import add_launch_arguments
+
     parser = subparsers.add_parser(
         "pretrain", help="train a language model on a named track and save it as an artifact",
         description="Train a named track (a preset corpus, tokenizer, model and schedule); any "
@@ -60,14 +65,30 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--ignore-initial-loss-check", action="store_true",
                         help="train even if the step-0 loss is far below log(V)")
     parser.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
+    add_launch_arguments(parser.add_argument_group("scale out (docs/scaling.md)"))
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from g2c.training.launch import relaunch_under_torchrun
+
+    # Before anything heavy: with --nproc N this process only launches torchrun.
+    device = None if args.device in (None, "auto") else args.device
+    if (code := relaunch_under_torchrun(args.nproc, sys.argv[1:], device=device)) is not None:
+        return code
+    from g2c.training.distributed import check_fsdp_options, destroy_distributed, init_distributed
     from g2c.training.pretrain_run import run_pretraining, track_from_arguments
 
     track = track_from_arguments(args)
-    return run_pretraining(
-        track, out=args.out, resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir,
-        artifacts_root=ARTIFACTS_ROOT, quiet=args.quiet,
-    )
+    if args.fsdp:
+        world_size = int(os.environ.get("WORLD_SIZE", 1))
+        check_fsdp_options(world_size, compile=bool(track.training.compile))
+    context = init_distributed(device=track.training.device, timeout_seconds=args.dist_timeout)
+    try:
+        return run_pretraining(
+            track, out=args.out, resume=args.resume, overwrite=args.overwrite,
+            data_dir=args.data_dir, artifacts_root=ARTIFACTS_ROOT, quiet=args.quiet,
+            context=context, fsdp=args.fsdp,
+        )
+    finally:
+        destroy_distributed()

@@ -2,11 +2,13 @@
 
     g2c pretrain --nproc 2 --max-steps 100
         == python -m torch.distributed.run --standalone --nproc_per_node=2 \\
-               -m g2c pretrain --nproc 2 --max-steps 100
+               -m g2c pretrain --max-steps 100
 
-The command line is passed on unchanged, ``--nproc`` included: inside the
-launch each worker sees ``--nproc 2`` next to torchrun's LOCAL_WORLD_SIZE=2,
-agrees, and trains instead of launching again. ``--standalone`` keeps the
+The command line is passed on without ``--nproc`` (torchrun's own parser
+would take ``--nproc`` for an abbreviation of its ``--nproc-per-node``); a
+worker knows it is one from torchrun's variables and trains instead of
+launching again. A user who writes ``--nproc N`` under torchrun must match
+torchrun's LOCAL_WORLD_SIZE. ``--standalone`` keeps the
 rendezvous on this machine (a free local port); for several machines call
 torchrun yourself with ``--nnodes`` and ``--rdzv-endpoint`` (docs/scaling.md).
 """
@@ -77,7 +79,20 @@ def relaunch_under_torchrun(
         return None
     if nproc is None or check_nproc(nproc, device) == 1:
         return None
-    return subprocess.run(torchrun_command(nproc, list(argv)), check=False).returncode
+    return subprocess.run(torchrun_command(nproc, without_nproc(argv)), check=False).returncode
+
+
+def without_nproc(argv: list[str]) -> list[str]:
+    """``argv`` minus ``--nproc N`` / ``--nproc=N``: ["x", "--nproc", "2", "-q"] -> ["x", "-q"]."""
+    kept, skip = [], False
+    for index, arg in enumerate(argv):
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = index + 1 < len(argv)
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    return kept
 
 
 def add_launch_arguments(parser) -> None:

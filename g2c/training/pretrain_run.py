@@ -35,7 +35,13 @@ from g2c.training.artifact import (
 from g2c.training.config import describe_differences, run_identity
 from g2c.training.plot import plot_losses
 from g2c.training.tracks import Track, get_track, size_label
-from g2c.training.trainer import Trainer
+from g2c.training.distributed import DistributedContext
+from g2c.training.distributed_run import (
+    check_checkpoint_world_size,
+    exported_model,
+    make_trainer,
+    prepare_rank0_first,
+)
 from g2c.transformer import generate
 
 SAMPLE_COUNT = 3
@@ -119,10 +125,17 @@ def check_output_directory(out: Path, identity: dict, *, resume, overwrite: bool
 
 
 def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = False,
-                    data_dir="data", artifacts_root="artifacts/models", quiet: bool = False) -> int:
-    """Train ``track`` and write its artifact; returns a process exit code (130 if interrupted)."""
+                    data_dir="data", artifacts_root="artifacts/models", quiet: bool = False,
+                    context: DistributedContext | None = None, fsdp: bool = False) -> int:
+    """Train ``track`` and write its artifact; returns a process exit code (130 if interrupted).
+
+    Under torchrun every rank calls this with its ``context``; only rank 0
+    prints and writes files (see ``g2c.training.distributed_run``).
+    """
     wall_start = time.perf_counter()
-    prepared = prepare_track_corpus(track, data_dir, quiet=quiet)
+    context = context or DistributedContext()
+    prepared = prepare_rank0_first(
+        context, lambda quiet: prepare_track_corpus(track, data_dir, quiet=quiet), quiet=quiet)
     config_dict = model_config(prepared.vocab_size, track.model)
     torch.manual_seed(track.training.seed)
     model = build_model(config_dict)
@@ -139,23 +152,29 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     }
     check_output_directory(out, run_identity(track.training.to_dict(), metadata),
                            resume=resume, overwrite=overwrite)
-    trainer = Trainer(model, prepared.train, prepared.val, track.training,
-                      checkpoint_path=out / CHECKPOINT_NAME, metadata=metadata, quiet=quiet)
+    trainer = make_trainer(context, fsdp, model, prepared.train, prepared.val, track.training,
+                           checkpoint_path=out / CHECKPOINT_NAME, metadata=metadata, quiet=quiet)
     if resume:
-        trainer.resume(out / CHECKPOINT_NAME if resume is True else resume)
-    _say(f"{name}: {num_parameters:,} parameters | {prepared.tokenizer.kind} V={prepared.vocab_size}"
+        checkpoint = out / CHECKPOINT_NAME if resume is True else resume
+        check_checkpoint_world_size(checkpoint, context.world_size)
+        trainer.resume(checkpoint)
+    say = _say if context.is_main else _silent
+    say(f"{name}: {num_parameters:,} parameters | {prepared.tokenizer.kind} V={prepared.vocab_size}"
          f" | corpus {manifest['corpus']['name']}: {len(prepared.train):,} train / "
          f"{len(prepared.val):,} val tokens | validation set: {len(trainer.validation.x)} fixed "
          f"windows x {track.training.context_length} = {trainer.validation.num_tokens:,} tokens | "
          f"{trainer.device.type}, {trainer.precision.precision}, {torch.get_num_threads()} threads")
     result = trainer.fit()
     if result.stopped == "interrupted":
-        _say(f"to continue: add --resume to the same g2c pretrain command (the output is {out})")
+        say(f"to continue: add --resume to the same g2c pretrain command (the output is {out})")
         return 130
-    samples = _samples(trainer.model, prepared.tokenizer, track.training.seed)
+    trained = exported_model(trainer, lambda: build_model(config_dict))  # collective
+    if not context.is_main:
+        return 0
+    samples = _samples(trained, prepared.tokenizer, track.training.seed)
     timing = {key: round(value, 6) if isinstance(value, float) else value
               for key, value in result.timing.items()}
-    write_artifact(out, model=trainer.model, config=config_dict, tokenizer=prepared.tokenizer,
+    write_artifact(out, model=trained, config=config_dict, tokenizer=prepared.tokenizer,
                    manifest={
         "name": name, "track": track.name, "parameters": num_parameters,
         "final_val_loss": result.final_val_loss, "final_train_loss": result.final_train_loss,
@@ -164,6 +183,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         "training_seconds": round(result.elapsed, 3),
         "wall_seconds": round(time.perf_counter() - wall_start, 3), "timing": timing,
         "device": str(trainer.device), "precision": trainer.precision.precision,
+        "world_size": context.world_size, "fsdp": fsdp,
         "threads": torch.get_num_threads(), "run": run_identity(track.training.to_dict(), metadata),
         "training": track.training.to_dict(), "model": config_dict, "corpus": manifest,
         "versions": {"g2c": g2c.__version__, "torch": torch.__version__, "numpy": np.__version__,
@@ -192,6 +212,10 @@ def _samples(model, tokenizer, seed: int) -> str:
         texts.append(f"--- sample {number} (temperature {SAMPLE_TEMPERATURE}) ---\n"
                      f"{tokenizer.decode(ids)}\n")
     return "\n".join(texts)
+
+
+def _silent(text: str) -> None:
+    """What ranks other than 0 do with a message."""
 
 
 def _say(text: str) -> None:

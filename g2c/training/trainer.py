@@ -36,6 +36,7 @@ from g2c.pretraining.token_stream import check_token_stream
 from g2c.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from g2c.training.config import TrainingConfig, describe_differences, run_identity
 from g2c.training.device import select_device
+from g2c.training.distributed import gradient_sync
 from g2c.training.evaluation import evaluate, validation_windows
 from g2c.training.optimizer import build_adamw
 from g2c.training.precision import TrainingPrecision
@@ -117,6 +118,7 @@ class Trainer:
         self.schedule = WarmupCosineSchedule(config.learning_rate, config.min_lr_ratio,
                                              config.warmup_steps, config.max_steps, config.max_time)
         self.generator = torch.Generator().manual_seed(config.seed)
+        self.tokens_per_step = config.tokens_per_step  # all ranks together (distributed_run.py)
         # torch.compile traces the model on its first call; evaluation keeps the
         # plain module (other batch shapes would trigger recompiles).
         self.forward_model = torch.compile(model) if config.compile else model
@@ -192,10 +194,7 @@ class Trainer:
 
     def fit(self) -> TrainingResult:
         """Train until max_steps, max_time or Ctrl-C; evaluate at the end; return the result."""
-        config = self.config
-        progress = ProgressReporter(max_steps=config.max_steps, max_time=config.max_time,
-                                    quiet=self.quiet, start_step=self.step,
-                                    start_elapsed=self.elapsed)
+        progress = self._progress_reporter()
         previous_handler = self._install_interrupt_handler()
         try:
             return self._fit(progress)
@@ -203,6 +202,14 @@ class Trainer:
             progress.close()
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
+
+    def _progress_reporter(self) -> ProgressReporter:
+        return ProgressReporter(max_steps=self.config.max_steps, max_time=self.config.max_time,
+                                quiet=self.quiet, start_step=self.step, start_elapsed=self.elapsed)
+
+    def _any_rank(self, flag: bool) -> bool:
+        """``flag`` here; True on every rank if true on any in a distributed run."""
+        return flag
 
     def _fit(self, progress: ProgressReporter) -> TrainingResult:
         config = self.config
@@ -226,11 +233,11 @@ class Trainer:
             loss = self._train_step()
             self._timing["compute"] += time.perf_counter() - compute_start
             self.step += 1
-            self.tokens_seen += config.tokens_per_step
+            self.tokens_seen += self.tokens_per_step
             self._window[0] += loss
             self._window[1] += 1
             self._last_lr = learning_rate
-            rate = (self.step - start_step) * config.tokens_per_step / max(
+            rate = (self.step - start_step) * self.tokens_per_step / max(
                 time.perf_counter() - loop_start, 1e-9)
             if self.step % config.log_interval == 0:
                 progress.update(step=self.step, elapsed=time.perf_counter() - clock_start,
@@ -278,15 +285,17 @@ class Trainer:
         """One optimizer step (all micro-batches); returns the mean loss. Refuses NaN/inf."""
         config = self.config
         total = 0.0
-        for _ in range(config.grad_accum_steps):
+        for i in range(config.grad_accum_steps):
             x, y = self._timed("sampling", lambda: get_lm_batch(
                 self.train_ids, config.batch_size, config.context_length,
                 generator=self.generator, device=self.device))
-            loss = self.precision.loss(self.forward_model, x, y)
-            self.precision.backward(loss / config.grad_accum_steps)
+            # Under DDP/FSDP gradients are averaged across ranks on the last micro-step only.
+            with gradient_sync(self.model, enabled=i == config.grad_accum_steps - 1):
+                loss = self.precision.loss(self.forward_model, x, y)
+                self.precision.backward(loss / config.grad_accum_steps)
             total += float(loss.detach())
         mean = total / config.grad_accum_steps
-        if not math.isfinite(mean):
+        if self._any_rank(not math.isfinite(mean)):  # every rank stops, or none
             self.optimizer.zero_grad(set_to_none=True)
             kept = (f"the last good checkpoint (step {self._last_checkpoint_step}) is kept at "
                     f"{self.checkpoint_path}" if self._last_checkpoint_step is not None else
@@ -327,7 +336,7 @@ class Trainer:
         timing.update(
             loop=loop_seconds,
             steps=steps_run,
-            tokens_per_second=steps_run * self.config.tokens_per_step / max(loop_seconds, 1e-9),
+            tokens_per_second=steps_run * self.tokens_per_step / max(loop_seconds, 1e-9),
             overhead_fraction=max(step_seconds - compute, 0.0) / max(step_seconds, 1e-9),
         )
         return timing
