@@ -34,6 +34,7 @@ def run(args) -> int:
 
     from g2c.training.artifact import load_artifact, resolve_artifact
     from g2c.training.device import select_device
+    from g2c.training.threads import single_thread
     from g2c.transformer import generate
     from g2c.validation import require_positive_int
 
@@ -44,8 +45,9 @@ def run(args) -> int:
     prompt = tokenizer.encode(args.prompt) if args.prompt else [tokenizer.eot_id]
     generator = torch.Generator().manual_seed(args.seed)
     for number in range(args.num_samples):
-        ids = generate(model, prompt, args.max_new_tokens, temperature=args.temperature,
-                       top_k=args.top_k, stop_id=tokenizer.eot_id, generator=generator)
+        with single_thread():  # one sequence: every op is tiny (see threads.py)
+            ids = generate(model, prompt, args.max_new_tokens, temperature=args.temperature,
+                           top_k=args.top_k, stop_id=tokenizer.eot_id, generator=generator)
         if args.num_samples > 1:
             print(f"--- sample {number + 1} ---")
         print(args.prompt + tokenizer.decode(ids), flush=True)

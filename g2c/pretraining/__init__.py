@@ -6,12 +6,14 @@
     pack_documents(doc_offsets, num_tokens, context_length) -> PackingPlan (rows of whole documents)
     get_packed_batch(ids, plan, batch_size) -> (x, y, document_ids, position_ids)
     lm_cross_entropy(logits, targets) -> scalar loss
+    linear_cross_entropy(hidden, weight, targets, *, bias=None, ...) -> loss, chunked
     initial_loss_check(model, x, y) -> InitialLossReport (loss vs log(V))
 """
 
 from g2c.pretraining.batch import get_lm_batch
 from g2c.pretraining.document_batch import DocumentSampler, get_document_batch
 from g2c.pretraining.initial_check import InitialLossReport, initial_loss_check
+from g2c.pretraining.linear_cross_entropy import linear_cross_entropy
 from g2c.pretraining.loss import lm_cross_entropy
 from g2c.pretraining.packing import (
     PackedBatch,
@@ -28,6 +30,7 @@ __all__ = [
     "InitialLossReport",
     "get_lm_batch",
     "initial_loss_check",
+    "linear_cross_entropy",
     "lm_cross_entropy",
     "PackedBatch",
     "PackingPlan",

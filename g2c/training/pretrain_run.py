@@ -34,6 +34,7 @@ from g2c.training.artifact import (
 )
 from g2c.training.config import describe_differences, run_identity
 from g2c.training.plot import plot_losses
+from g2c.training.threads import single_thread
 from g2c.training.tracks import Track, get_track, size_label
 from g2c.training.distributed import DistributedContext
 from g2c.training.distributed_run import (
@@ -206,9 +207,10 @@ def _samples(model, tokenizer, seed: int) -> str:
     generator = torch.Generator().manual_seed(seed)
     texts = []
     for number in range(1, SAMPLE_COUNT + 1):
-        ids = generate(model, [tokenizer.eot_id], SAMPLE_TOKENS.get(tokenizer.kind, 200),
-                       temperature=SAMPLE_TEMPERATURE, stop_id=tokenizer.eot_id,
-                       generator=generator)
+        with single_thread():
+            ids = generate(model, [tokenizer.eot_id], SAMPLE_TOKENS.get(tokenizer.kind, 200),
+                           temperature=SAMPLE_TEMPERATURE, stop_id=tokenizer.eot_id,
+                           generator=generator)
         texts.append(f"--- sample {number} (temperature {SAMPLE_TEMPERATURE}) ---\n"
                      f"{tokenizer.decode(ids)}\n")
     return "\n".join(texts)

@@ -61,12 +61,13 @@ TRACKS: dict[str, Track] = {
             tokenizer="char",
             vocab_size=None,
             model=dict(embedding_dim=128, num_layers=4, num_heads=4, max_seq_len=128,
-                       positions="rotary", mlp="swiglu", norm="rms", bias=False),
+                       hidden_dim=344, positions="rotary", mlp="swiglu", norm="layer",
+                       bias=False),
             training=TrainingConfig(
-                batch_size=32, context_length=128, learning_rate=3e-3, min_lr_ratio=0.05,
-                warmup_steps=50, weight_decay=0.1, beta2=0.99, grad_clip=1.0,
-                max_steps=None, max_time=150.0, eval_interval=500, eval_batch_size=64,
-                checkpoint_interval=1000,
+                batch_size=16, context_length=128, learning_rate=4e-3, min_lr_ratio=0.05,
+                warmup_steps=40, weight_decay=0.1, beta2=0.99, grad_clip=1.0,
+                max_steps=None, max_time=150.0, eval_interval=1000, val_tokens=131_072,
+                eval_batch_size=64, checkpoint_interval=1000, precision="bf16",
             ),
         ),
         Track(

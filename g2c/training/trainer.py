@@ -42,6 +42,7 @@ from g2c.training.optimizer import build_adamw
 from g2c.training.precision import TrainingPrecision
 from g2c.training.progress import ProgressReporter
 from g2c.training.schedule import WarmupCosineSchedule
+from g2c.training.threads import ThreadGuard
 
 
 class InitialLossError(ValueError):
@@ -122,6 +123,10 @@ class Trainer:
         # torch.compile traces the model on its first call; evaluation keeps the
         # plain module (other batch shapes would trigger recompiles).
         self.forward_model = torch.compile(model) if config.compile else model
+        # Only wall-clock-budgeted CPU runs adapt their thread count (see threads.py).
+        adapt = (self.device.type == "cpu" and config.max_time is not None
+                 and config.threads is None and torch.get_num_threads() > 1)
+        self.thread_guard = ThreadGuard(torch.get_num_threads()) if adapt else None
         self.step = 0
         self.elapsed = 0.0
         self.tokens_seen = 0
@@ -200,6 +205,8 @@ class Trainer:
             return self._fit(progress)
         finally:
             progress.close()
+            if self.thread_guard is not None:
+                self.thread_guard.restore()
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
 
@@ -231,7 +238,10 @@ class Trainer:
                 group["lr"] = learning_rate
             compute_start = time.perf_counter()
             loss = self._train_step()
-            self._timing["compute"] += time.perf_counter() - compute_start
+            step_seconds = time.perf_counter() - compute_start
+            self._timing["compute"] += step_seconds
+            if self.thread_guard is not None:
+                self.thread_guard.record(step_seconds)
             self.step += 1
             self.tokens_seen += self.tokens_per_step
             self._window[0] += loss
@@ -240,9 +250,9 @@ class Trainer:
             rate = (self.step - start_step) * self.tokens_per_step / max(
                 time.perf_counter() - loop_start, 1e-9)
             if self.step % config.log_interval == 0:
-                progress.update(step=self.step, elapsed=time.perf_counter() - clock_start,
-                                train_loss=self._log_window(), val_loss=last_val,
-                                tokens_per_second=rate)
+                self._log_window()
+            progress.update(step=self.step, elapsed=time.perf_counter() - clock_start,
+                            train_loss=loss, val_loss=last_val, tokens_per_second=rate)
             if self.step % config.eval_interval == 0 and self._stop_reason() is None:
                 last_val = self._timed("evaluation", self._evaluate_val)
                 progress.evaluation(step=self.step, elapsed=self.elapsed, train_loss=loss,
@@ -250,6 +260,9 @@ class Trainer:
             if config.checkpoint_interval and self.step % config.checkpoint_interval == 0:
                 self._timed("checkpoint", self.save_checkpoint)
         timing = self._timing_summary(time.perf_counter() - loop_start, self.step - start_step)
+        progress.close()  # the bar ends with the training loop; final evaluation follows
+        if self.thread_guard is not None:  # the final evaluations keep the faster count
+            timing["thread_switches"] = self.thread_guard.switches
         if stopped == "interrupted":
             self.save_checkpoint()
             progress.message(f"interrupted at step {self.step}; " + (

@@ -58,13 +58,14 @@ class CausalSelfAttention(nn.Module):
         causal mask (see document_mask.py); ``position_ids`` (B, T) feed rotary."""
         batch, time, channels = h.shape
         # (B, T, 3C) -> 3 × (B, heads, T, head_dim)
-        q, k, v = (
+        qkv = (
             self.qkv(h)
             .view(batch, time, 3, self.num_heads, channels // self.num_heads)
             .permute(2, 0, 3, 1, 4)
         )
-        if self.rotary is not None:
-            q, k = self.rotary(q, position_ids), self.rotary(k, position_ids)
+        v = qkv[2]
+        # Queries and keys turn together: one rotary call on the stacked pair.
+        q, k = qkv[:2] if self.rotary is None else self.rotary(qkv[:2], position_ids)
         if attn_mask is None and q.device.type == "cpu" and q.dtype == torch.bfloat16:
             out = explicit_causal_attention(q, k, v)
         elif attn_mask is None:

@@ -1,0 +1,205 @@
+"""LM head + loss: chunked g2c linear_cross_entropy vs materialised logits vs PyTorch's.
+
+    python benchmarks/bench_linear_cross_entropy.py                 # all three parts
+    python benchmarks/bench_linear_cross_entropy.py headline        # or: crossover, chunks
+
+Every variant runs the same forward+backward of ``hidden (N, d) -> logits
+(N, V) -> mean cross-entropy`` with a bias, gradients for hidden, weight and
+bias, in fp32 on the CPU:
+
+* ``materialised``       g2c.nn.cross_entropy on ``F.linear`` logits (our plain path);
+* ``torch-materialised`` PyTorch's reference ``F.linear_cross_entropy`` (options=None);
+* ``torch-chunked``      PyTorch 2.13's ``F.linear_cross_entropy(...,
+  options=LinearCrossEntropyOptions())``;
+* ``torch-chunked+ls``   the same with label_smoothing=0.1, which its chunked
+  path does not support: it warns, ignores ``options`` and materialises;
+* ``g2c``                ``g2c.pretraining.linear_cross_entropy`` with its defaults;
+* ``g2c+ls+z``           the same with label_smoothing=0.1 and z_loss=1e-4.
+
+Memory is measured for all six, time for materialised, torch-chunked and g2c.
+
+headline:  (N, d, V) = (8192, 768, 50304). Peak memory is measured in a fresh
+           interpreter per variant: peak RSS (VmHWM) during the step minus the
+           RSS just before it, after a small warm-up call has loaded the kernels;
+           it includes the .grad tensors the step leaves behind (~180 MiB).
+           Times come from one process, variants interleaved round-robin so
+           a burst of load from other jobs hits all of them alike.
+crossover: plain path vs chunked path (default chunk) from a char-level head
+           to GPT-2's: where chunking stops costing time (PLAIN_PATH_MAX_LOGITS).
+chunks:    rows per chunk at the headline size, which sets the default chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import torch
+from torch.nn import LinearCrossEntropyOptions
+from torch.nn import functional as F
+
+from g2c.nn import cross_entropy
+from g2c.pretraining import linear_cross_entropy
+from g2c.pretraining.linear_cross_entropy import PLAIN_PATH_MAX_LOGITS, default_chunk_size
+
+HEADLINE = (8192, 768, 50304)  # N = B·T positions, d, V
+VARIANTS = {
+    "materialised": lambda h, w, b, t: cross_entropy(F.linear(h, w, b), t),
+    "torch-materialised": lambda h, w, b, t: F.linear_cross_entropy(h, w, t, linear_bias=b),
+    "torch-chunked": lambda h, w, b, t: F.linear_cross_entropy(
+        h, w, t, linear_bias=b, options=LinearCrossEntropyOptions()
+    ),
+    "torch-chunked+ls": lambda h, w, b, t: F.linear_cross_entropy(
+        h, w, t, linear_bias=b, label_smoothing=0.1, options=LinearCrossEntropyOptions()
+    ),
+    "g2c": lambda h, w, b, t: linear_cross_entropy(h, w, t, bias=b),
+    "g2c+ls+z": lambda h, w, b, t: linear_cross_entropy(
+        h, w, t, bias=b, label_smoothing=0.1, z_loss=1e-4
+    ),
+}
+TIMED = ("materialised", "torch-chunked", "g2c")
+
+
+def make_inputs(rows: int, dim: int, vocab: int):
+    """Hidden states, a GPT-2-style 0.02-scaled head, a bias, and targets."""
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn(rows, dim, generator=generator).requires_grad_(True)
+    weight = (torch.randn(vocab, dim, generator=generator) * 0.02).requires_grad_(True)
+    bias = torch.zeros(vocab).requires_grad_(True)
+    targets = torch.randint(0, vocab, (rows,), generator=generator)
+    return hidden, weight, bias, targets
+
+
+def step(loss_fn, hidden, weight, bias, targets) -> None:
+    """One forward+backward; gradients are dropped afterwards."""
+    loss_fn(hidden, weight, bias, targets).backward()
+    hidden.grad = weight.grad = bias.grad = None
+
+
+def _status_kib(field: str) -> int:
+    """A memory field of /proc/self/status (Linux), in KiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def measure_peak_mib(variant: str, rows: int, dim: int, vocab: int) -> float:
+    """Run in a fresh interpreter: peak RSS growth of one step, in MiB.
+
+    The peak is the kernel's high-water mark VmHWM, reset to the current RSS
+    just before the step. (``ru_maxrss`` would not do: after fork+exec it
+    starts at the parent's RSS, so a big parent inflates the child's peak.)
+    """
+    warnings.simplefilter("ignore")  # PyTorch warns that it ignores options for smoothing
+    loss_fn = VARIANTS[variant]
+    step(loss_fn, *make_inputs(64, dim, 512))  # load kernels and thread pools first
+    inputs = make_inputs(rows, dim, vocab)
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # reset VmHWM to the current RSS
+    before = _status_kib("VmRSS")
+    loss_fn(*inputs).backward()  # the .grad tensors it leaves count too
+    return (_status_kib("VmHWM") - before) / 1024
+
+
+def peak_in_subprocess(variant: str, size: tuple[int, int, int]) -> float:
+    code = (
+        "import sys; sys.path.insert(0, 'benchmarks');"
+        "from bench_linear_cross_entropy import measure_peak_mib;"
+        f"print(measure_peak_mib({variant!r}, *{size!r}))"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def interleaved_times(variants: dict, inputs, repeats: int) -> dict[str, list[float]]:
+    """Seconds per step for each variant, run round-robin ``repeats`` times."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, loss_fn in variants.items():
+            start = time.perf_counter()
+            step(loss_fn, *inputs)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def headline(repeats: int = 3) -> None:
+    rows, dim, vocab = HEADLINE
+    print(f"== headline: N={rows}, d={dim}, V={vocab}, fp32, threads={torch.get_num_threads()}")
+    print(f"   load before: {os.getloadavg()}")
+    for name in VARIANTS:
+        print(f"   peak extra memory {name:>14}: {peak_in_subprocess(name, HEADLINE):8.0f} MiB",
+              flush=True)
+    inputs = make_inputs(*HEADLINE)
+    times = interleaved_times({name: VARIANTS[name] for name in TIMED}, inputs, repeats)
+    for name, values in times.items():
+        print(f"   time {name:>14}: min {min(values):6.2f} s  median "
+              f"{statistics.median(values):6.2f} s  all {[round(v, 2) for v in values]}")
+    ratio_min = min(times["g2c"]) / min(times["torch-chunked"])
+    ratio_med = statistics.median(times["g2c"]) / statistics.median(times["torch-chunked"])
+    per_round = [g / p for g, p in zip(times["g2c"], times["torch-chunked"])]
+    print(f"   g2c / torch-chunked: {ratio_min:.2f} (min)  {ratio_med:.2f} (median)  "
+          f"per round {[round(r, 2) for r in per_round]}")
+    print(f"   load after: {os.getloadavg()}")
+
+
+def crossover() -> None:
+    print(f"== crossover: plain (materialised) vs chunked; "
+          f"PLAIN_PATH_MAX_LOGITS = {PLAIN_PATH_MAX_LOGITS:,}")
+    print(f"   {'N':>6} {'d':>4} {'V':>6} {'N·V':>12} {'chunks':>6} {'plain ms':>9} "
+          f"{'chunked ms':>10} {'ratio':>6}")
+    cases = [(64, 32, 65), (1024, 64, 65), (4096, 128, 65), (4096, 384, 512),
+             (512, 768, 4096), (2048, 768, 4096), (8192, 768, 4096), (8192, 768, 8192),
+             (4096, 768, 50304)]
+    for rows, dim, vocab in cases:
+        inputs = make_inputs(rows, dim, vocab)
+        chunk = default_chunk_size(rows, vocab)
+        variants = {
+            "plain": VARIANTS["materialised"],
+            "chunked": lambda h, w, b, t, c=chunk: linear_cross_entropy(
+                h, w, t, bias=b, chunk_size=c
+            ),
+        }
+        start = time.perf_counter()
+        step(variants["plain"], *inputs)  # warm-up, and a guess at how many repeats fit
+        repeats = max(3, min(200, int(1.0 / (time.perf_counter() - start))))
+        times = interleaved_times(variants, inputs, repeats)
+        plain, chunked = min(times["plain"]), min(times["chunked"])
+        print(f"   {rows:>6} {dim:>4} {vocab:>6} {rows * vocab:>12,} {-(-rows // chunk):>6} "
+              f"{plain * 1e3:>9.2f} {chunked * 1e3:>10.2f} {chunked / plain:>6.2f}", flush=True)
+
+
+def chunk_sweep(repeats: int = 2) -> None:
+    rows, dim, vocab = HEADLINE
+    print(f"== rows per chunk at N={rows}, d={dim}, V={vocab} "
+          f"(default {default_chunk_size(rows, vocab)})")
+    inputs = make_inputs(*HEADLINE)
+    variants = {
+        chunk: lambda h, w, b, t, c=chunk: linear_cross_entropy(h, w, t, bias=b, chunk_size=c)
+        for chunk in (64, 128, 256, 512, 1024)
+    }
+    times = interleaved_times(variants, inputs, repeats)
+    for chunk, values in times.items():
+        buffer_mib = chunk * vocab * 4 / 2**20
+        print(f"   {chunk:>4} rows ({buffer_mib:5.0f} MiB logits buffer): "
+              f"min {min(values):6.2f} s  all {[round(v, 2) for v in values]}", flush=True)
+
+
+def main(parts: list[str]) -> None:
+    known = {"headline": headline, "crossover": crossover, "chunks": chunk_sweep}
+    for part in parts or list(known):
+        if part not in known:
+            raise SystemExit(f"unknown part {part!r}; choose from {sorted(known)}")
+        known[part]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,116 @@
+"""Keep a time-budgeted CPU run fast when another program grabs a core.
+
+PyTorch splits each CPU op over its threads (OpenMP), and every op ends with
+the threads waiting for each other. While they wait they *spin* — burn the
+core checking a flag — because on an idle machine the partner finishes within
+microseconds. On a shared machine the partner may have been descheduled so
+another program can run; the spinning thread then wastes its own time slice
+waiting for it. Over the ~1,000 ops of a training step that turns 40 ms into
+a second or more (measured on the 2-core reference machine: 25-80x slower
+while one other busy process ran; docs/benchmarks.md, "Time to loss").
+
+``ThreadGuard`` measures both choices — all threads, and one thread (which
+has no partner to wait for) — and trains with the faster, re-measuring the
+other now and then with a few steps, since the other program may start or
+finish. On an idle machine that costs a few slower steps every ~200; under
+contention it saves most of the run. It only acts on runs
+with a wall-clock budget: a step-limited run keeps its thread count, because
+changing it can change the last bits of a matmul and a resumed run should
+repeat an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+WINDOW = 20  # steps per measurement on the thread count in use ...
+PROBE = 5  # ... and of the other count (short: it may be the slow one)
+WINDOW_SECONDS = 0.5  # a measurement also ends after this long: slow steps decide fast
+RECHECK = 10  # windows before the other count is measured again (doubled after each
+MAX_RECHECK = 160  # probe it loses, so a long busy spell costs less and less)
+ABORT = 2.0  # a probe step this many times slower than the current mean ends the probe
+
+
+class ThreadGuard:
+    """Choose between all threads and one, by measured step time.
+
+        guard = ThreadGuard(torch.get_num_threads())
+        for each step: guard.record(seconds_the_step_took)   # may call torch.set_num_threads
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.choices = (threads, 1)
+        self.current = threads
+        self.mean = {threads: None, 1: None}  # latest measured seconds per step
+        self.windows_since = {threads: 0, 1: RECHECK}  # measure one thread early on
+        self.recheck = {threads: RECHECK, 1: RECHECK}
+        self.probing_from: int | None = None
+        self.switches = 0
+        self._seconds, self._steps = 0.0, 0
+        self._warmup = 1  # the first step sets up kernels and caches: not representative
+
+    def record(self, step_seconds: float) -> None:
+        """Add one step's time; at the end of a window maybe change the thread count."""
+        if self._warmup:
+            self._warmup -= 1
+            return
+        if self.probing_from is not None and self.mean[self.probing_from] is not None \
+                and step_seconds > ABORT * self.mean[self.probing_from]:
+            self._lost_probe()  # clearly losing: stop paying for it
+            return
+        self._seconds += step_seconds
+        self._steps += 1
+        if self._steps < (PROBE if self.probing_from is not None else WINDOW) \
+                and self._seconds < WINDOW_SECONDS:
+            return
+        self.mean[self.current] = self._seconds / self._steps
+        self.windows_since[self.current] = 0
+        if self.probing_from is not None and self.mean[self.current] >= self.mean[self.probing_from]:
+            self._lost_probe()
+            return
+        if self.probing_from is not None:
+            self.recheck[self.current] = RECHECK
+        other = self.choices[1] if self.current == self.choices[0] else self.choices[0]
+        self.windows_since[other] += 1
+        if self.windows_since[other] > self.recheck[other]:
+            self._use(other, probe=True)
+        elif self.mean[other] is not None and self.mean[other] < self.mean[self.current]:
+            self._use(other)
+        else:
+            self._use(self.current)
+
+    def _lost_probe(self) -> None:
+        self.windows_since[self.current] = 0
+        self.recheck[self.current] = min(2 * self.recheck[self.current], MAX_RECHECK)
+        self._use(self.probing_from)
+
+    def _use(self, threads: int, *, probe: bool = False) -> None:
+        self.probing_from = self.current if probe else None
+        self._seconds, self._steps = 0.0, 0
+        if threads != self.current:
+            self.current = threads
+            self.switches += 1
+            torch.set_num_threads(threads)
+
+    def restore(self) -> None:
+        """Leave PyTorch with the thread count the run started with."""
+        if self.current != self.choices[0]:
+            torch.set_num_threads(self.choices[0])
+
+
+@contextmanager
+def single_thread():
+    """Run a block on one CPU thread: for generation, where every op is tiny.
+
+    Sampling feeds one sequence at a time, so each matmul is a few hundred
+    microseconds of work: a second thread saves little and, on a busy
+    machine, can cost a hundred times that waiting for its partner.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
