@@ -166,9 +166,9 @@ def test_nan_loss_stops_with_step_number_and_keeps_last_good_checkpoint(tmp_path
     real_loss = trainer.precision.loss
     calls = {"n": 0}
 
-    def loss_that_explodes(model, x, y):
+    def loss_that_explodes(model, x, y, **options):
         calls["n"] += 1
-        loss = real_loss(model, x, y)
+        loss = real_loss(model, x, y, **options)
         return loss * float("nan") if calls["n"] == 8 else loss
 
     monkeypatch.setattr(trainer.precision, "loss", loss_that_explodes)

@@ -5,6 +5,7 @@
     g2c pretrain --corpus ../shared/data/tinyshakespeare.txt --max-time 76
     g2c pretrain --track StoryLM --corpus stories.jsonl --max-steps 2000
     g2c pretrain --resume                          continue an interrupted run (Ctrl-C saves one)
+    g2c pretrain --batch-mode packed               rows of whole documents instead of random windows
     g2c pretrain --nproc 2 [--fsdp]                2 processes under torchrun (docs/scaling.md)
 
 The steps: prepare the corpus (reused when already prepared), build the
@@ -20,6 +21,7 @@ import argparse
 import os
 import sys
 
+from g2c.training.config import BATCH_MODES
 from g2c.training.tracks import DEFAULT_TRACK, TRACKS
 
 ARTIFACTS_ROOT = "artifacts/models"
@@ -62,6 +64,12 @@ def add_parser(subparsers) -> None:
                           help="compute dtype (auto: bf16 on CUDA, fp32 on CPU)")
     training.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                           help="wrap the model in torch.compile")
+    training.add_argument("--fused-loss", action=argparse.BooleanOptionalAction, default=None,
+                          help="LM head and loss in one chunked function (default on); "
+                               "--no-fused-loss materialises the (B, T, V) logits")
+    training.add_argument("--batch-mode", choices=BATCH_MODES,
+                          help="windows: random windows of the stream (default); packed: rows "
+                               "of whole documents, attention kept inside each document")
     parser.add_argument("--ignore-initial-loss-check", action="store_true",
                         help="train even if the step-0 loss is far below log(V)")
     parser.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")

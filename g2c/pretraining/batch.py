@@ -27,13 +27,12 @@ def _gather_windows(ids, starts: torch.Tensor, window: int) -> torch.Tensor:
     (consecutive rows overlap, so the view costs no memory), then gather the
     wanted rows with a single indexing op.
     """
-    num_rows = len(ids) - window + 1
     if isinstance(ids, torch.Tensor):
         starts = starts if ids.is_cpu else starts.to(ids.device)
         return ids.unfold(0, window, 1).index_select(0, starts)
     stride = ids.strides[0]
     view = np.lib.stride_tricks.as_strided(
-        ids, shape=(num_rows, window), strides=(stride, stride), writeable=False
+        ids, shape=(ids.shape[0] - window + 1, window), strides=(stride, stride), writeable=False
     )
     return torch.from_numpy(view[starts.numpy()])
 
@@ -66,7 +65,7 @@ def get_lm_batch(
     check_token_stream("ids", ids)
     batch_size = require_positive_int("batch_size", batch_size)
     context_length = require_positive_int("context_length", context_length)
-    n = len(ids)
+    n = ids.shape[0]
     if n < context_length + 1:
         raise ValueError(
             f"ids has {n} tokens but context_length={context_length} needs at least "
@@ -76,12 +75,17 @@ def get_lm_batch(
     starts = torch.randint(0, num_starts, (batch_size,), generator=generator)
     # One gather copies exactly B·(T+1) tokens; widening to int64 happens on
     # that small copy, never on the (possibly uint16, memory-mapped) stream.
-    windows = _to_device(_gather_windows(ids, starts, context_length + 1).to(torch.int64), device)
+    windows = _gather_windows(ids, starts, context_length + 1)
+    if windows.dtype != torch.int64:
+        windows = windows.to(torch.int64)
+    windows = _to_device(windows, device)
     return windows[:, :-1], windows[:, 1:]
 
 
 def _to_device(windows: torch.Tensor, device) -> torch.Tensor:
     """Move a batch; on CUDA through pinned memory so the copy overlaps with compute."""
-    if device is not None and torch.device(device).type == "cuda":
+    if device is None:
+        return windows
+    if torch.device(device).type == "cuda":
         return windows.pin_memory().to(device, non_blocking=True)
-    return windows if device is None else windows.to(device)
+    return windows.to(device)

@@ -19,6 +19,7 @@ from g2c.validation import require_positive_int
 # Fields that change what a run *shows*, not what it computes: a resumed run
 # may set them differently without breaking the bit-exact continuation.
 PRESENTATION_FIELDS = ("log_interval", "checkpoint_interval", "device")
+BATCH_MODES = ("windows", "packed")  # see TrainingConfig.batch_mode
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,23 @@ class TrainingConfig:
         weight_decay: AdamW's decoupled decay on weight matrices only.
         beta1, beta2: AdamW's moment decay rates.
         grad_clip: clip the global gradient norm to this (None: no clipping).
+    Batches
+        batch_mode: how the B training rows of T tokens are drawn.
+            "windows" (default): random windows of the stream
+            (``get_lm_batch``); most straddle a document boundary, so the model
+            also practises continuing one document from the tail of another.
+            "packed": rows of whole documents laid side by side
+            (``g2c.pretraining.pack_documents``; the Trainer then needs the
+            split's document offsets). Attention never crosses a document
+            boundary and positions restart at 0 in every document, so each
+            document is learned exactly as it would be seen alone; the
+            unused end of a row is padding that carries no loss (it still
+            counts in ``tokens_per_step``: B · T slots per micro-batch).
+            Validation always scores the same fixed windows, so curves of
+            both modes stay comparable.
+        eot_loss: packed mode only. True (default): the ``<|endoftext|>``
+            that ends a document is a target, so the model learns to stop.
+            False: leave it out of the loss.
     Length (at least one must be set; the run stops at whichever comes first)
         max_steps: optimizer steps.
         max_time: wall-clock seconds of training; the learning rate then
@@ -53,6 +71,11 @@ class TrainingConfig:
         precision: "auto" (bf16 on CUDA), "fp32", "bf16" (opt-in on CPU), "fp16".
         compile: wrap the model in ``torch.compile`` (opt-in; pays off on long runs).
         threads: CPU threads for PyTorch (None: leave PyTorch's default).
+        fused_loss: the model returns the loss itself (``model(x, targets=y)``):
+            its LM head and the cross-entropy run as one chunked function that
+            never holds large (B, T, V) logits, and as the plain pair when they
+            are small (``g2c.pretraining.linear_cross_entropy``). False: the
+            course's ``lm_cross_entropy(model(x), y)`` with materialised logits.
     Safety
         seed: seeds the initial weights' RNG and the batch generator.
         ignore_initial_loss_check: train even when the step-0 loss is far
@@ -69,6 +92,8 @@ class TrainingConfig:
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float | None = 1.0
+    batch_mode: str = "windows"
+    eot_loss: bool = True
     max_steps: int | None = 2000
     max_time: float | None = None
     eval_interval: int = 250
@@ -80,6 +105,7 @@ class TrainingConfig:
     precision: str = "auto"
     compile: bool = False
     threads: int | None = None
+    fused_loss: bool = True
     seed: int = 0
     ignore_initial_loss_check: bool = False
 
@@ -111,8 +137,15 @@ class TrainingConfig:
             raise ValueError(
                 f"device must be one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'; got {self.device!r}"
             )
-        if not isinstance(self.compile, bool) or not isinstance(self.ignore_initial_loss_check, bool):
-            raise TypeError("compile and ignore_initial_loss_check must be True or False")
+        for name in ("compile", "fused_loss", "eot_loss", "ignore_initial_loss_check"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if self.batch_mode not in BATCH_MODES:
+            raise ValueError(f"batch_mode must be one of {', '.join(map(repr, BATCH_MODES))}; "
+                             f"got {self.batch_mode!r}")
+        if not self.eot_loss and self.batch_mode != "packed":
+            raise ValueError("eot_loss=False only applies to batch_mode='packed' (random windows "
+                             "train on every next token)")
 
     @property
     def tokens_per_step(self) -> int:

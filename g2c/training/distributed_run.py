@@ -4,7 +4,8 @@
 a :class:`~g2c.training.trainer.Trainer`. The loop is the same; this subclass
 swaps in the pieces that must agree across ranks (``g2c.training.distributed``):
 
-    batches      rank_generator(seed, rank): each rank draws its own B windows,
+    batches      rank_generator(seed, rank): each rank draws its own B windows
+                 (or packed rows: every rank builds the same plan, draws differ),
                  so one step trains on B · W windows (tokens_per_step · W)
     gradients    averaged on the last micro-step only (gradient_sync)
     stopping     NaN, Ctrl-C and the wall clock are decided by all ranks together
@@ -39,7 +40,7 @@ from g2c.training.distributed import (
     unwrap_model,
     wrap_model,
 )
-from g2c.training.evaluation import ValidationSet, evaluate
+from g2c.training.evaluation import ValidationSet
 from g2c.training.optimizer import build_adamw
 from g2c.training.trainer import Trainer
 
@@ -106,8 +107,7 @@ class DistributedTrainer(Trainer):
         # DDP: the plain module (no gradient hooks needed); FSDP2: the sharded
         # model, and every rank runs the same number of forwards (collectives).
         model = self.model if self.fsdp else unwrap_model(self.model)
-        local = evaluate(model, self._val_share, batch_size=self.config.eval_batch_size,
-                         device=self.device, autocast=self.precision.autocast)
+        local = self._score(model, self._val_share)
         loss = self.context.mean_across_ranks(local)
         self.history["val"].append((self.step, loss))
         return loss

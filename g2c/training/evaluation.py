@@ -16,6 +16,7 @@ all W·T predictions.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,11 +81,14 @@ def evaluate(
     batch_size: int,
     device: torch.device,
     autocast=None,
+    fused: bool = False,
 ) -> float:
     """Mean next-token loss of ``model`` over every window of ``validation``.
 
     Runs in eval mode without gradients, ``batch_size`` windows per forward;
-    ``autocast`` is an optional context factory (the training precision's).
+    ``autocast`` is an optional context factory (the training precision's);
+    ``fused`` asks the model for the loss (``model(x, targets=y)``) instead of
+    materialising the (batch, T, V) logits.
     """
     was_training = model.training
     model.eval()
@@ -93,12 +97,10 @@ def evaluate(
         for start in range(0, len(validation.x), batch_size):
             x = validation.x[start:start + batch_size].to(device)
             y = validation.y[start:start + batch_size].to(device)
-            if autocast is None:
-                logits = model(x)
-            else:
-                with autocast():
-                    logits = model(x)
-            total += float(lm_cross_entropy(logits, y)) * y.numel()
+            with nullcontext() if autocast is None else autocast():
+                output = model(x, targets=y) if fused else model(x)
+            loss = output if fused else lm_cross_entropy(output, y)  # fp32, outside autocast
+            total += float(loss) * y.numel()
     finally:
         model.train(was_training)
     return total / validation.num_tokens

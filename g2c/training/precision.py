@@ -77,15 +77,21 @@ class TrainingPrecision:
         return torch.autocast(self.device_type, dtype=self.dtype)
 
     def loss(
-        self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, **model_kwargs
+        self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, fused: bool = False,
+        **model_kwargs,
     ) -> torch.Tensor:
         """Mean next-token loss of ``model`` on (B, T) ``x``/``y``, as an fp32 scalar.
 
         Only the model runs under autocast (``model_kwargs`` go to its
         forward); the (B, T, V) logits, whatever their dtype, go into the loss
-        outside it, which reduces in fp32.
+        outside it, which reduces in fp32. ``fused=True`` lets the model compute
+        the loss itself (``model(x, targets=y)``): its head-and-loss function
+        does the same split — matmuls in the autocast dtype, softmax and sums
+        in fp32 — chunk by chunk.
         """
         with self.autocast():
+            if fused:
+                return model(x, targets=y, **model_kwargs)
             logits = model(x, **model_kwargs)
         return lm_cross_entropy(logits, y)
 

@@ -65,6 +65,7 @@ def track_from_arguments(args) -> Track:
         context_length=args.context_length, learning_rate=args.learning_rate,
         grad_accum_steps=args.grad_accum_steps, eval_interval=args.eval_interval,
         seed=args.seed, threads=args.threads, precision=args.precision, compile=args.compile,
+        fused_loss=args.fused_loss, batch_mode=args.batch_mode,
         device=args.device, ignore_initial_loss_check=args.ignore_initial_loss_check or None,
     )
     return replace(track, training=replace(track.training, **limits))
@@ -154,6 +155,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     check_output_directory(out, run_identity(track.training.to_dict(), metadata),
                            resume=resume, overwrite=overwrite)
     trainer = make_trainer(context, fsdp, model, prepared.train, prepared.val, track.training,
+                           train_documents=prepared.train_doc_offsets, eot_id=prepared.eot_id,
                            checkpoint_path=out / CHECKPOINT_NAME, metadata=metadata, quiet=quiet)
     if resume:
         checkpoint = out / CHECKPOINT_NAME if resume is True else resume
@@ -164,7 +166,9 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
          f" | corpus {manifest['corpus']['name']}: {len(prepared.train):,} train / "
          f"{len(prepared.val):,} val tokens | validation set: {len(trainer.validation.x)} fixed "
          f"windows x {track.training.context_length} = {trainer.validation.num_tokens:,} tokens | "
-         f"{trainer.device.type}, {trainer.precision.precision}, {torch.get_num_threads()} threads")
+         f"{trainer.device.type}, {trainer.precision.precision}, {torch.get_num_threads()} threads"
+        + ("" if trainer.packing is None else f" | packed: {trainer.packing.num_rows:,} rows, "
+           f"{trainer.packing.padding_fraction:.1%} padding"))
     result = trainer.fit()
     if result.stopped == "interrupted":
         say(f"to continue: add --resume to the same g2c pretrain command (the output is {out})")
@@ -187,6 +191,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         "world_size": context.world_size, "fsdp": fsdp,
         "threads": torch.get_num_threads(), "run": run_identity(track.training.to_dict(), metadata),
         "training": track.training.to_dict(), "model": config_dict, "corpus": manifest,
+        "packing": None if trainer.packing is None else trainer.packing.summary(),
         "versions": {"g2c": g2c.__version__, "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "history": result.history,

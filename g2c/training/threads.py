@@ -13,7 +13,9 @@ while one other busy process ran; docs/benchmarks.md, "Time to loss").
 has no partner to wait for) — and trains with the faster, re-measuring the
 other now and then with a few steps, since the other program may start or
 finish. On an idle machine that costs a few slower steps every ~200; under
-contention it saves most of the run. It only acts on runs
+contention it saves most of the run. A probe must win by 10%: five steps are
+a noisy measurement, and a wrong switch to one thread on an idle machine
+costs ~40% per step until it is undone. It only acts on runs
 with a wall-clock budget: a step-limited run keeps its thread count, because
 changing it can change the last bits of a matmul and a resumed run should
 repeat an uninterrupted one exactly.
@@ -28,8 +30,15 @@ import torch
 WINDOW = 20  # steps per measurement on the thread count in use ...
 PROBE = 5  # ... and of the other count (short: it may be the slow one)
 WINDOW_SECONDS = 0.5  # a measurement also ends after this long: slow steps decide fast
-RECHECK = 10  # windows before the other count is measured again (doubled after each
-MAX_RECHECK = 160  # probe it loses, so a long busy spell costs less and less)
+# Windows before the other count is measured again, doubled after each probe it
+# loses (so a long busy spell costs less and less), back to the first value
+# after a probe it wins. All threads are re-probed after a single window: on an
+# idle machine a wrong move to one thread (a noisy probe) costs ~40% per step,
+# so it must be undone at once; one thread is re-probed only every RECHECK.
+RECHECK = 10
+RETURN = 1
+MAX_RECHECK = 160
+MARGIN = 0.9  # the other count must be this much faster (10%) to take over: noise is not
 ABORT = 2.0  # a probe step this many times slower than the current mean ends the probe
 
 
@@ -45,7 +54,8 @@ class ThreadGuard:
         self.current = threads
         self.mean = {threads: None, 1: None}  # latest measured seconds per step
         self.windows_since = {threads: 0, 1: RECHECK}  # measure one thread early on
-        self.recheck = {threads: RECHECK, 1: RECHECK}
+        self.first_recheck = {threads: RETURN, 1: RECHECK}
+        self.recheck = dict(self.first_recheck)
         self.probing_from: int | None = None
         self.switches = 0
         self._seconds, self._steps = 0.0, 0
@@ -67,16 +77,17 @@ class ThreadGuard:
             return
         self.mean[self.current] = self._seconds / self._steps
         self.windows_since[self.current] = 0
-        if self.probing_from is not None and self.mean[self.current] >= self.mean[self.probing_from]:
+        if self.probing_from is not None and \
+                self.mean[self.current] >= MARGIN * self.mean[self.probing_from]:
             self._lost_probe()
             return
         if self.probing_from is not None:
-            self.recheck[self.current] = RECHECK
+            self.recheck[self.current] = self.first_recheck[self.current]
         other = self.choices[1] if self.current == self.choices[0] else self.choices[0]
         self.windows_since[other] += 1
         if self.windows_since[other] > self.recheck[other]:
             self._use(other, probe=True)
-        elif self.mean[other] is not None and self.mean[other] < self.mean[self.current]:
+        elif self.mean[other] is not None and self.mean[other] < MARGIN * self.mean[self.current]:
             self._use(other)
         else:
             self._use(self.current)

@@ -17,6 +17,12 @@ be compared against GPT-2's choices (the defaults):
     mlp="gelu" | "swiglu"            plain or gated feed-forward (mlp.py)
     norm="layer" | "rms"             LayerNorm or RMSNorm (block.py)
     bias=True | False                biases in the attention and MLP linears
+
+``model(x)`` returns the (B, T, V) logits, as the course writes the loss:
+``lm_cross_entropy(model(x), y)``. ``model(x, targets=y)`` returns that same
+mean loss without ever holding the logits whole: the unembedding and the loss
+run together in ``linear_cross_entropy``, which cuts the B·T positions into
+chunks when (B·T)·V is large and takes the plain path when it is small.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from g2c.pretraining.linear_cross_entropy import linear_cross_entropy
 from g2c.transformer.block import TransformerBlock, make_norm
 from g2c.transformer.document_mask import (
     check_document_ids,
@@ -120,10 +127,16 @@ class TransformerLM(nn.Module):
         self,
         token_ids: torch.Tensor,
         *,
+        targets: torch.Tensor | None = None,
         document_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Map (B, T) token ids to (B, T, V) next-token logits.
+        """Map (B, T) token ids to (B, T, V) next-token logits, or to the loss.
+
+        With ``targets`` (B, T) — the next-token ids, ``-100`` for positions
+        that carry no loss — return the scalar mean cross-entropy instead,
+        equal to ``lm_cross_entropy(model(x), targets)`` but computed by
+        ``linear_cross_entropy`` without materialising large logits.
 
         For packed rows (``g2c.pretraining.get_packed_batch``) pass the (B, T)
         ``document_ids`` — attention then stays inside each document — and
@@ -155,4 +168,8 @@ class TransformerLM(nn.Module):
             h = h + self.position_embedding(positions)
         for block in self.blocks:
             h = block(h, attn_mask=attn_mask, position_ids=position_ids)
-        return F.linear(self.final_norm(h), self.token_embedding.weight, self.output_bias)
+        h = self.final_norm(h)
+        if targets is not None:
+            return linear_cross_entropy(h, self.token_embedding.weight, targets,
+                                        bias=self.output_bias)
+        return F.linear(h, self.token_embedding.weight, self.output_bias)
