@@ -1,12 +1,12 @@
 """Tracks: named, complete recipes for ``g2c pretrain`` — corpus, tokenizer, model, schedule.
 
-    ShakespeareLM   char-level, ~1M parameters: the smoke run on the built-in
+    ShakespeareLM   char-level, ~0.4M parameters: the smoke run on the built-in
                     offline Shakespeare corpus (``make pretrain``, ~3 minutes on 2 cores)
     StoryLM         BPE 4096, ~5M parameters, TinyStories-style children's stories
     TinyLLM         BPE 8192, ~20M parameters, a mixture of stories and plays
 
 Every field can be overridden by a ``g2c pretrain`` flag; the parameter
-count, rounded, becomes part of the artifact's name (``ShakespeareLM-1.2M``),
+count, rounded, becomes part of the artifact's name (``ShakespeareLM-404K``),
 because "which model is this" starts with "how big is it".
 """
 
@@ -60,7 +60,9 @@ TRACKS: dict[str, Track] = {
             corpus="shakespeare",
             tokenizer="char",
             vocab_size=None,
-            model=dict(embedding_dim=128, num_layers=4, num_heads=4, max_seq_len=128,
+            # Two layers: in a 15-76 s budget on a CPU a shallow, fast model sees
+            # more text and wins (docs/benchmarks.md, "Time to loss").
+            model=dict(embedding_dim=128, num_layers=2, num_heads=4, max_seq_len=128,
                        hidden_dim=344, positions="rotary", mlp="swiglu", norm="layer",
                        bias=False),
             training=TrainingConfig(
