@@ -42,18 +42,10 @@ def make_trainer(tmp_path, max_steps=30, metadata=None, **overrides):
                    metadata=metadata or {"corpus": "pattern-11"}, quiet=True)
 
 
-def test_resume_continues_bit_exactly(tmp_path):
+def test_resume_continues_bit_exactly(tmp_path, interrupt_after):
     whole = make_trainer(tmp_path / "a").fit()
     first = make_trainer(tmp_path / "b", checkpoint_interval=12)
-    real_step = first._train_step
-
-    def stop_after_12():
-        loss = real_step()
-        if first.step + 1 == 12:
-            first._stop_requested = True  # what Ctrl-C sets
-        return loss
-
-    first._train_step = stop_after_12
+    interrupt_after(first, 12)
     partial = first.fit()
     assert partial.stopped == "interrupted" and partial.steps == 12
     assert partial.final_val_loss is None

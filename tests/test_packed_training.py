@@ -87,18 +87,10 @@ def test_eot_loss_false_leaves_end_of_document_targets_out():
     assert torch.equal(without, torch.where(with_eot == EOT, -100, with_eot))
 
 
-def test_resume_of_a_packed_run_is_bit_exact(tmp_path):
+def test_resume_of_a_packed_run_is_bit_exact(tmp_path, interrupt_after):
     whole = make_trainer(tmp_path / "a", max_steps=16).fit()
     first = make_trainer(tmp_path / "b", max_steps=16)
-    real_step = first._train_step
-
-    def stop_after_7():
-        loss = real_step()
-        if first.step + 1 == 7:
-            first._stop_requested = True  # what Ctrl-C sets
-        return loss
-
-    first._train_step = stop_after_7
+    interrupt_after(first, 7)
     assert first.fit().stopped == "interrupted"
     resumed = make_trainer(tmp_path / "b", max_steps=16)
     resumed.resume(tmp_path / "b" / "checkpoint.pt")

@@ -1,6 +1,6 @@
 """``g2c sample ARTIFACT``: generate text from a trained model.
 
-    g2c sample artifacts/models/ShakespeareLM-404K --prompt "ROMEO:" --temperature 0.8
+    g2c sample artifacts/models/ShakespeareLM-407K --prompt "ROMEO:" --temperature 0.8
     g2c sample artifacts/models/StoryLM-5.1M --top-k 50 --seed 3 --num-samples 2
 
 ARTIFACT is an artifact directory or its name under artifacts/models/.
