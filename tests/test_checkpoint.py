@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from g2c.training import Trainer, TrainingConfig
-from g2c.training import trainer as trainer_module
+from g2c.training import batches as batches_module
 from g2c.training.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -76,7 +76,7 @@ def test_resume_refuses_another_config_or_corpus(tmp_path):
 
 def test_ctrl_c_saves_a_checkpoint_and_returns(tmp_path, monkeypatch):
     trainer = make_trainer(tmp_path, max_steps=1000)
-    real_batch = trainer_module.get_lm_batch
+    real_batch = batches_module.get_lm_batch
     calls = {"n": 0}
 
     def batch_then_ctrl_c(*args, **kwargs):
@@ -85,7 +85,7 @@ def test_ctrl_c_saves_a_checkpoint_and_returns(tmp_path, monkeypatch):
             signal.raise_signal(signal.SIGINT)  # the user presses Ctrl-C mid-step
         return real_batch(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "get_lm_batch", batch_then_ctrl_c)
+    monkeypatch.setattr(batches_module, "get_lm_batch", batch_then_ctrl_c)
     result = trainer.fit()
     assert result.stopped == "interrupted" and result.steps == 7  # the current step finished
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 7

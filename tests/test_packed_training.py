@@ -81,8 +81,11 @@ def test_the_model_sees_packed_rows_drawn_from_the_trainers_generator():
 
 
 def test_eot_loss_false_leaves_end_of_document_targets_out():
-    with_eot = make_trainer()._draw_batch()[1]
-    without = make_trainer(eot_loss=False)._draw_batch()[1]  # same seed: the same rows
+    def first_targets(trainer):
+        return trainer.batches.draw(trainer.generator, trainer.device)[1]
+
+    with_eot = first_targets(make_trainer())
+    without = first_targets(make_trainer(eot_loss=False))  # same seed: the same rows
     assert (with_eot == EOT).any() and not (without == EOT).any()
     assert torch.equal(without, torch.where(with_eot == EOT, -100, with_eot))
 

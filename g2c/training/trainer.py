@@ -5,7 +5,7 @@ One optimizer step, the whole of what the course's loop does:
     for each of grad_accum_steps micro-batches:
         x, y = get_lm_batch(train_ids, B, T)        (B, T) windows, y shifted by one
                                                     (batch_mode="packed": get_packed_batch,
-                                                    rows of whole documents, see _draw_batch)
+                                                    rows of whole documents: batches.py)
         loss = lm_cross_entropy(model(x), y)        forward (autocast if bf16); by default
                                                     as model(x, targets=y), the same loss
                                                     with the head and loss fused
@@ -35,15 +35,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from g2c.pretraining import (
-    InitialLossReport,
-    get_lm_batch,
-    get_packed_batch,
-    initial_loss_check,
-    pack_documents,
-)
+from g2c.pretraining import InitialLossReport, initial_loss_check
 from g2c.pretraining.token_stream import check_token_stream
 from g2c.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from g2c.training.batches import TrainingBatches
 from g2c.training.config import TrainingConfig, describe_differences, run_identity
 from g2c.training.denormals import flush_denormals
 from g2c.training.device import select_device
@@ -80,19 +75,6 @@ class TrainingResult:
     timing: dict = field(default_factory=dict)
 
 
-def _plan_packing(train_ids, train_documents, config: TrainingConfig, eot_id):
-    """The PackingPlan of ``batch_mode="packed"``; refuses what packing cannot work without."""
-    if train_documents is None:
-        raise ValueError(
-            "batch_mode='packed' needs the training split's document offsets: pass "
-            "Trainer(..., train_documents=<the (D,) start index of every document in train_ids>, "
-            "e.g. a prepared corpus's train_doc_offsets), or use batch_mode='windows'")
-    if not config.eot_loss and eot_id is None:
-        raise ValueError("eot_loss=False needs Trainer(..., eot_id=<the tokenizer's eot_id>) to "
-                         "know which targets are <|endoftext|>")
-    return pack_documents(train_documents, len(train_ids), config.context_length)
-
-
 class Trainer:
     """Train ``model`` on ``train_ids``, measuring on fixed windows of ``val_ids``.
 
@@ -100,13 +82,9 @@ class Trainer:
         model: a module mapping (B, T) ids to (B, T, V) logits (TransformerLM).
         train_ids, val_ids: 1-D token streams (tensor, numpy array or memmap).
         config: a :class:`TrainingConfig`.
-        train_documents: (D,) start index of every document in ``train_ids``
-            (a prepared corpus's ``train_doc_offsets``). Required when
-            ``config.batch_mode == "packed"``, which packs them into rows
-            once, here; unused with random windows.
-        eot_id: the tokenizer's ``<|endoftext|>`` id. In packed mode every
-            batch is checked against the document index with it (offsets of
-            another stream are refused), and ``config.eot_loss=False`` needs it.
+        train_documents, eot_id: the split's document offsets and the
+            ``<|endoftext|>`` id, for ``config.batch_mode == "packed"``
+            (see :class:`~g2c.training.batches.TrainingBatches`).
         checkpoint_path: where checkpoints go (None: never written).
         metadata: JSON-able description of the model and data; stored in
             checkpoints, and a resume whose metadata differs is refused.
@@ -138,11 +116,9 @@ class Trainer:
         self.device = select_device(config.device)
         self.model = model.to(self.device)
         self.train_ids = train_ids
-        self.eot_id = eot_id
-        # Packed mode: the rows are planned once (index arithmetic only); each step
-        # then draws B of them from self.generator, like the random windows.
-        self.packing = (_plan_packing(train_ids, train_documents, config, eot_id)
-                        if config.batch_mode == "packed" else None)
+        self.batches = TrainingBatches(train_ids, config, train_documents=train_documents,
+                                       eot_id=eot_id)
+        self.packing = self.batches.packing  # the PackingPlan, or None for random windows
         self.validation = validation_windows(val_ids, config.context_length,
                                              min_windows=config.batch_size,
                                              max_tokens=config.val_tokens)
@@ -336,7 +312,8 @@ class Trainer:
         config = self.config
         total = 0.0
         for i in range(config.grad_accum_steps):
-            x, y, packed = self._timed("sampling", self._draw_batch)
+            x, y, packed = self._timed(
+                "sampling", lambda: self.batches.draw(self.generator, self.device))
             # Under DDP/FSDP gradients are averaged across ranks on the last micro-step only.
             with gradient_sync(self.model, enabled=i == config.grad_accum_steps - 1):
                 loss = self.precision.loss(self.forward_model, x, y, fused=config.fused_loss,
@@ -356,25 +333,6 @@ class Trainer:
         self.precision.step(self.optimizer, max_grad_norm=config.grad_clip)
         self.optimizer.zero_grad(set_to_none=True)
         return mean
-
-    def _draw_batch(self) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """One micro-batch drawn from ``self.generator`` (so a checkpoint can replay it).
-
-        Returns (B, T) inputs ``x``, (B, T) targets ``y`` and the model's extra
-        inputs: none for random windows; for packed rows the (B, T)
-        ``document_ids`` (attention stays inside a document) and
-        ``position_ids`` (0 at each document's start). ``y`` is -100 where a
-        packed row has nothing to predict (padding, a document's edge).
-        """
-        config = self.config
-        if self.packing is None:
-            x, y = get_lm_batch(self.train_ids, config.batch_size, config.context_length,
-                                generator=self.generator, device=self.device)
-            return x, y, {}
-        x, y, document_ids, position_ids = get_packed_batch(
-            self.train_ids, self.packing, config.batch_size, generator=self.generator,
-            eot_loss=config.eot_loss, eot_id=self.eot_id, device=self.device)
-        return x, y, {"document_ids": document_ids, "position_ids": position_ids}
 
     def _score(self, model: torch.nn.Module, windows) -> float:
         """Mean loss of ``model`` on fixed windows, computed the way this run computes its loss."""
