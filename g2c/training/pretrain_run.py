@@ -157,6 +157,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     trainer = make_trainer(context, fsdp, model, prepared.train, prepared.val, track.training,
                            train_documents=prepared.train_doc_offsets, eot_id=prepared.eot_id,
                            checkpoint_path=out / CHECKPOINT_NAME, metadata=metadata, quiet=quiet)
+    packing = trainer.batches.packing  # the PackingPlan, or None for random windows
     if resume:
         checkpoint = out / CHECKPOINT_NAME if resume is True else resume
         check_checkpoint_world_size(checkpoint, context.world_size)
@@ -167,8 +168,8 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
          f"{len(prepared.val):,} val tokens | validation set: {len(trainer.validation.x)} fixed "
          f"windows x {track.training.context_length} = {trainer.validation.num_tokens:,} tokens | "
          f"{trainer.device.type}, {trainer.precision.precision}, {torch.get_num_threads()} threads"
-        + ("" if trainer.packing is None else f" | packed: {trainer.packing.num_rows:,} rows, "
-           f"{trainer.packing.padding_fraction:.1%} padding"))
+        + ("" if packing is None else f" | packed: {packing.num_rows:,} rows, "
+           f"{packing.padding_fraction:.1%} padding"))
     result = trainer.fit()
     if result.stopped == "interrupted":
         say(f"to continue: add --resume to the same g2c pretrain command (the output is {out})")
@@ -191,7 +192,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         "world_size": context.world_size, "fsdp": fsdp,
         "threads": torch.get_num_threads(), "run": run_identity(track.training.to_dict(), metadata),
         "training": track.training.to_dict(), "model": config_dict, "corpus": manifest,
-        "packing": None if trainer.packing is None else trainer.packing.summary(),
+        "packing": None if packing is None else packing.summary(),
         "versions": {"g2c": g2c.__version__, "torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "history": result.history,

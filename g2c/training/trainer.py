@@ -118,7 +118,6 @@ class Trainer:
         self.train_ids = train_ids
         self.batches = TrainingBatches(train_ids, config, train_documents=train_documents,
                                        eot_id=eot_id)
-        self.packing = self.batches.packing  # the PackingPlan, or None for random windows
         self.validation = validation_windows(val_ids, config.context_length,
                                              min_windows=config.batch_size,
                                              max_tokens=config.val_tokens)
