@@ -115,7 +115,6 @@ class Trainer:
             torch.set_num_threads(config.threads)
         self.device = select_device(config.device)
         self.model = model.to(self.device)
-        self.train_ids = train_ids
         self.batches = TrainingBatches(train_ids, config, train_documents=train_documents,
                                        eot_id=eot_id)
         self.validation = validation_windows(val_ids, config.context_length,
@@ -291,13 +290,11 @@ class Trainer:
         self.save_checkpoint()
         return self._result(stopped, final_train, final_val, timing)
 
-    def _log_window(self) -> float:
-        """Record the mean training loss since the last record; return it."""
-        mean = self._window[0] / self._window[1]
-        self.history["train"].append((self.step, mean))
+    def _log_window(self) -> None:
+        """Record the mean training loss since the last record (and the learning rate)."""
+        self.history["train"].append((self.step, self._window[0] / self._window[1]))
         self.history["lr"].append((self.step, self._last_lr))
         self._window = [0.0, 0]
-        return mean
 
     def _timed(self, name: str, action):
         started = time.perf_counter()
