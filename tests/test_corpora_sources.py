@@ -1,9 +1,7 @@
-"""Corpus sources: built-ins, local files, Hugging Face datasets, and how specs resolve."""
+"""Corpus sources: built-ins, local files and how specs resolve (hf: sources: test_corpora_huggingface)."""
 
 import gzip
 import json
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -193,21 +191,14 @@ def test_unsupported_file_type(tmp_path):
         resolve_source("shakespeare", encoding_errors="ignore")
 
 
-def test_huggingface_source_reads_a_cached_dataset(monkeypatch):
-    calls = []
-
-    def load_dataset(name, config, split):
-        calls.append((name, config, split))
-        return [{"text": "Once upon a time"}, {"text": "The end"}]
-
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
-    source = resolve_source("hf:roneneldan/TinyStories@validation")
-    assert list(source.documents()) == ["Once upon a time", "The end"]
-    assert calls[-1] == ("roneneldan/TinyStories", None, "validation")
-    assert source.fingerprint()["dataset"] == "roneneldan/TinyStories"
-
-
-def test_huggingface_source_without_datasets_installed(monkeypatch):
-    monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail
-    with pytest.raises(ValueError, match="optional 'datasets' package"):
-        list(HuggingFaceSource("roneneldan/TinyStories").documents())
+@pytest.mark.parametrize("name", ["notes.txt.gz", "rows.jsonl.gz"])
+@pytest.mark.parametrize("damage", ["truncated", "not gzip"])
+def test_broken_gzip_file_names_the_file(tmp_path, name, damage):
+    data = gzip.compress(b'{"text": "a story"}\n' * 2000)
+    path = tmp_path / name
+    path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"plain text, no gzip\n")
+    with pytest.raises(ValueError, match=rf"{name}: not a complete gzip file \(.+\); "):
+        list(LocalFileSource(path, separator="---" if "txt" in name else None).documents())
+    if "txt" in name:  # the whole-file reader too
+        with pytest.raises(ValueError, match=rf"{name}: not a complete gzip file"):
+            list(LocalFileSource(path).documents())

@@ -72,7 +72,7 @@ def test_manifest_records_what_went_in(corpus_dir, tmp_path):
     prepared = prepare_corpus(corpus_dir, out, tokenizer="bpe", vocab_size=300, progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest == prepared.manifest
-    assert manifest["documents"] == {"count": 4, "skipped_empty": 1,
+    assert manifest["documents"] == {"count": 4, "skipped_empty": 1, "conversations": 0,
                                      "containing_special_token_text": 1}
     (source,) = manifest["corpus"]["sources"]
     assert source["documents"] == 4 and source["token_fraction"] == 1.0

@@ -1,4 +1,4 @@
-"""CharTokenizer: one id per character, <|endoftext|> reserved at id 0."""
+"""CharTokenizer: one id per character, <|endoftext|> (and optionally the chat tokens) reserved."""
 
 import json
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from g2c.tokenizer import CharTokenizer, G2CTokenizer, load_tokenizer
+from g2c.tokenizer import SPECIAL_TOKENS, CharTokenizer, G2CTokenizer, load_tokenizer
 
 
 def test_vocabulary_is_eot_then_the_sorted_alphabet():
@@ -55,6 +55,19 @@ def test_only_endoftext_is_reserved():
 def test_decode_rejects_out_of_range_ids(bad):
     with pytest.raises(ValueError, match="out of range for vocab_size=4"):
         CharTokenizer.train(["abc"]).decode(bad)
+
+
+def test_chat_tokens_can_be_reserved_like_the_bpe(tmp_path):
+    tok = CharTokenizer.train(["abba", "cab"], special_tokens=SPECIAL_TOKENS)
+    assert tok.special_tokens == SPECIAL_TOKENS and tok.vocab_size == 7
+    assert [tok.special_id(name) for name in SPECIAL_TOKENS] == [0, 1, 2, 3]
+    assert tok.encode("cab") == [6, 4, 5]  # the characters follow the specials
+    assert tok.decode([1, 6, 3]) == "<|user|>c<|end|>"
+    assert tok.token_byte_lengths().tolist() == [0, 0, 0, 0, 1, 1, 1]
+    loaded = load_tokenizer(tok.save(tmp_path / "char.json"))
+    assert loaded.special_tokens == SPECIAL_TOKENS and loaded.encode("cab") == [6, 4, 5]
+    with pytest.raises(ValueError, match="special_tokens must be"):
+        CharTokenizer(["a"], special_tokens=("<|user|>",))
 
 
 def test_encode_batch_and_byte_lengths():

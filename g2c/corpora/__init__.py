@@ -5,8 +5,11 @@
         -> PreparedCorpus  (train/val np.memmap, document offsets, tokenizer, manifest)
     open_prepared(out_dir) -> PreparedCorpus   (verifies the manifest)
     shakespeare_documents()                     the built-in offline corpus, one play per document
+    render_chat(messages) -> str                a conversation as one document (chat tokens)
+    CHAT_TEMPLATE                               the same rendering as a Hugging Face Jinja template
 """
 
+from g2c.corpora.chat import CHAT_TEMPLATE, render_chat
 from g2c.corpora.huggingface import HuggingFaceSource
 from g2c.corpora.local import DirectorySource, LocalFileSource
 from g2c.corpora.mixture import MixtureSource
@@ -18,6 +21,7 @@ from g2c.corpora.source import CorpusSource
 from g2c.corpora.tinyshakespeare import TinyShakespeareSource, find_tinyshakespeare
 
 __all__ = [
+    "CHAT_TEMPLATE",
     "CorpusSource",
     "DirectorySource",
     "HuggingFaceSource",
@@ -29,6 +33,7 @@ __all__ = [
     "find_tinyshakespeare",
     "open_prepared",
     "prepare_corpus",
+    "render_chat",
     "resolve_source",
     "shakespeare_documents",
 ]

@@ -9,7 +9,8 @@ place — so its presence is the "finished" mark, and a directory without one
   recipe reuses the directory; a different recipe refuses to overwrite it
   unless asked.
 * ``corpus`` — name, per-source weights, documents, bytes, tokens and the
-  realised token fractions; ``documents`` — kept, skipped-empty and how many
+  realised token fractions; ``documents`` — kept, skipped-empty, how many
+  were conversations (chat tokens as special ids) and how many others
   contained special-token text (encoded as ordinary text).
 * ``tokenizer`` — kind, file, vocab size, eot id and fingerprint (sha256);
   ``dtype``; ``split`` — the contiguous rule and the cut.

@@ -18,6 +18,11 @@ Decisions worth knowing:
 * The literal text ``"<|endoftext|>"`` in a document is ordinary text: it
   encodes to ordinary ids, never to ``eot_id``, so it cannot split a
   document. The manifest counts such documents.
+* Conversations (JSONL rows with ``messages``, see ``g2c.corpora.chat``) are
+  the exception by construction: their ``<|user|>``, ``<|assistant|>`` and
+  ``<|end|>`` are written as those special ids, and a char tokenizer trained
+  on a corpus that has any reserves them (ids 1..3). The manifest counts
+  them (``documents.conversations``).
 * Empty documents are skipped and counted (``documents.skipped_empty``); a
   corpus with no text at all is an error.
 * Invalid UTF-8 is an error naming the file and byte offset, unless
@@ -43,6 +48,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import g2c
+from g2c.corpora.chat import ChatDocument, encode_documents, text_pieces
 from g2c.corpora.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_NAME,
@@ -190,12 +196,17 @@ def _say(progress: bool, message: str) -> None:
 
 def _train_tokenizer(corpus: CorpusSource, recipe: dict, progress: bool) -> BaseTokenizer:
     request = recipe["tokenizer"]
+    conversations = 0
     with tqdm(desc="tokenizer: reading", unit="doc", disable=not progress) as bar:
-        def documents() -> Iterator[str]:
+        def texts() -> Iterator[str]:
+            nonlocal conversations
             budget = request.get("sample_bytes")
-            for text in corpus.documents():
-                if text:
-                    bar.update()
+            for document in corpus.documents():
+                if not document:
+                    continue
+                bar.update()
+                conversations += isinstance(document, ChatDocument)
+                for text in text_pieces(document):  # a tokenizer learns text, not token names
                     yield text
                     if budget is not None:
                         budget -= len(text.encode("utf-8"))
@@ -203,8 +214,13 @@ def _train_tokenizer(corpus: CorpusSource, recipe: dict, progress: bool) -> Base
                             return
 
         if request["train"] == "char":
-            return CharTokenizer.train(documents())
-        return G2CTokenizer.train(documents(), request["vocab_size"])
+            tokenizer = CharTokenizer.train(texts())
+            # Only a corpus with conversations needs the chat tokens; any other keeps
+            # the classic char ids (<|endoftext|>, then the alphabet).
+            if conversations:
+                tokenizer = CharTokenizer(tokenizer.alphabet, special_tokens=SPECIAL_TOKENS)
+            return tokenizer
+        return G2CTokenizer.train(texts(), request["vocab_size"])
 
 
 def _build(corpus: CorpusSource, staging: Path, recipe: dict, given: BaseTokenizer | None,
@@ -214,15 +230,16 @@ def _build(corpus: CorpusSource, staging: Path, recipe: dict, given: BaseTokeniz
     token_bytes = tokenizer.token_byte_lengths()
     sources = [{"name": s.name, "weight": w, "documents": 0, "skipped_empty": 0, "bytes": 0,
                 "tokens": 0} for s, w in zip(corpus.components, corpus.weights)]
-    with_special_text = 0
+    with_special_text = conversations = 0
     writer = TokenStreamWriter(staging / "train.bin", staging / "offsets.raw", dtype=dtype,
                                eot_id=tokenizer.eot_id)
     started = time.perf_counter()
     with tqdm(desc="encoding", unit="tok", unit_scale=True, disable=not progress) as bar:
         for labels, texts in _batches(corpus, sources):
-            with_special_text += sum("<|" in t and any(s in t for s in SPECIAL_TOKENS)
-                                     for t in texts)
-            encoded = tokenizer.encode_batch_arrays(texts)
+            conversations += sum(isinstance(t, ChatDocument) for t in texts)
+            with_special_text += sum(not isinstance(t, ChatDocument) and "<|" in t
+                                     and any(s in t for s in SPECIAL_TOKENS) for t in texts)
+            encoded = encode_documents(tokenizer, texts)
             for label, ids in zip(labels, encoded):
                 sources[label]["documents"] += 1
                 sources[label]["tokens"] += len(ids)
@@ -263,6 +280,7 @@ def _build(corpus: CorpusSource, staging: Path, recipe: dict, given: BaseTokeniz
                    "stopping": getattr(corpus, "stopping", None), "sources": sources},
         "documents": {"count": writer.documents,
                       "skipped_empty": sum(s["skipped_empty"] for s in sources),
+                      "conversations": conversations,
                       "containing_special_token_text": with_special_text},
         "tokenizer": {"kind": tokenizer.kind, "file": "tokenizer.json",
                       "vocab_size": tokenizer.vocab_size, "eot_id": tokenizer.eot_id,

@@ -15,18 +15,29 @@ Layouts:
   a new document starts after every line equal to ``separator`` (the
   separator line itself is dropped). Separated files are streamed line by
   line, so they may be larger than memory.
-* ``.jsonl``: one JSON object per line with a string field ``text_field``
-  (``"text"`` by default); blank lines are ignored; a malformed line raises
-  ValueError naming the file and line number.
+* ``.jsonl``: one JSON object per line, either a plain document — a string
+  field ``text_field`` (``"text"`` by default) — or a conversation — a
+  ``"messages"`` list, rendered by :func:`g2c.corpora.chat.render_chat` into
+  one chat document. A file may mix the two; a row holding both is an error
+  (which one did you mean?). Blank lines are ignored; a malformed line raises
+  ValueError naming the file, the line number and the problem:
+
+      ValueError: chat.jsonl:7: messages[1]: unknown role 'tool'; expected one of ...
+
+A truncated or fake ``.gz`` file is a ValueError naming the file, too.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from g2c.corpora.chat import render_chat
 
 ERROR_MODES = ("strict", "replace")
 TEXT_SUFFIXES = (".txt", ".md")
@@ -65,8 +76,17 @@ def decode_utf8(data: bytes, *, path: Path, offset: int, errors: str) -> str:
         ) from None
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+@contextmanager
+def _open_binary(path: Path) -> Iterator[BinaryIO]:
+    """Open for reading bytes, decompressing ``.gz``; a broken gzip stream is a ValueError."""
+    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as file:
+        try:
+            yield file
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            raise ValueError(
+                f"{path}: not a complete gzip file ({error}); copy or compress it again, or "
+                f"use the uncompressed file"
+            ) from None
 
 
 def read_text_document(path: Path, *, errors: str = "strict") -> str:
@@ -96,7 +116,7 @@ def iter_separated_documents(path: Path, separator: str, *, errors: str = "stric
 
 
 def iter_jsonl_documents(path: Path, text_field: str = "text", *, errors: str = "strict") -> Iterator[str]:
-    """The ``text_field`` string of each JSON line."""
+    """Each JSON line's ``text_field`` string, or its rendered ``messages`` conversation."""
     offset = 0
     with _open_binary(path) as file:
         for number, raw in enumerate(file, start=1):
@@ -111,13 +131,28 @@ def iter_jsonl_documents(path: Path, text_field: str = "text", *, errors: str = 
                     f"{path}:{number}: malformed JSON ({error.msg} at column {error.colno}); "
                     f"every line must be one JSON object like {{\"{text_field}\": \"...\"}}"
                 ) from None
-            if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
-                got = type(record).__name__ if not isinstance(record, dict) else (
-                    f"keys {sorted(record)[:6]}" if text_field not in record
-                    else f"{text_field!r} of type {type(record[text_field]).__name__}"
-                )
-                raise ValueError(
-                    f"{path}:{number}: expected a JSON object with a string field "
-                    f"{text_field!r}; got {got}"
-                )
-            yield record[text_field]
+            yield _row_document(record, text_field, where=f"{path}:{number}")
+
+
+def _row_document(record, text_field: str, *, where: str) -> str:
+    """A JSONL row's document: its ``text_field`` string or its rendered conversation."""
+    if isinstance(record, dict) and "messages" in record:
+        if text_field in record:
+            raise ValueError(
+                f"{where}: the row holds both {text_field!r} and 'messages'; a row is either "
+                f"a plain document ({text_field!r}) or a conversation ('messages'), not both"
+            )
+        try:
+            return render_chat(record["messages"])
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
+        got = type(record).__name__ if not isinstance(record, dict) else (
+            f"keys {sorted(record)[:6]}" if text_field not in record
+            else f"{text_field!r} of type {type(record[text_field]).__name__}"
+        )
+        raise ValueError(
+            f"{where}: expected a JSON object with a string field {text_field!r}; got {got} "
+            f"(a conversation row holds a 'messages' list instead)"
+        )
+    return record[text_field]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 
-from g2c.tokenizer.base import EOT, BaseTokenizer, read_tokenizer_file
-from g2c.tokenizer.bpe import SPECIAL_TOKENS, G2CTokenizer
+from g2c.tokenizer.base import EOT, SPECIAL_TOKENS, BaseTokenizer, read_tokenizer_file
+from g2c.tokenizer.bpe import G2CTokenizer
 from g2c.tokenizer.char import CharTokenizer
 
 TOKENIZER_KINDS = {"char": CharTokenizer, "bpe": G2CTokenizer}

@@ -31,6 +31,9 @@ from g2c.atomic_files import atomic_write_text
 from g2c.validation import is_integer_dtype
 
 EOT = "<|endoftext|>"
+# The course's reserved tokens, in id order: the BPE always reserves all four
+# (the chat ones for assistant-shaped corpora); a char tokenizer EOT alone or all four.
+SPECIAL_TOKENS = (EOT, "<|user|>", "<|assistant|>", "<|end|>")
 FILE_FORMAT = "g2c-tokenizer"
 FILE_VERSION = 1
 

@@ -45,10 +45,9 @@ import numpy as np
 import tiktoken
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from g2c.tokenizer.base import EOT, BaseTokenizer, require_texts
+from g2c.tokenizer.base import SPECIAL_TOKENS, BaseTokenizer, require_texts
 from g2c.validation import require_positive_int
 
-SPECIAL_TOKENS = (EOT, "<|user|>", "<|assistant|>", "<|end|>")
 MIN_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256  # the specials plus every byte
 
 # Long documents are encoded in pieces so both cores work on them. A cut is

@@ -8,6 +8,12 @@ in training, sorted by code point:
     tok.encode("cab")                               -> [3, 1, 2]
     tok.decode([3, 1, 2, tok.eot_id])               -> "cab<|endoftext|>"
 
+A corpus of conversations needs the chat tokens too: ``special_tokens=
+SPECIAL_TOKENS`` reserves ids 0..3 for ``<|endoftext|>``, ``<|user|>``,
+``<|assistant|>``, ``<|end|>`` (the BPE's layout) and the characters follow.
+As with ``<|endoftext|>``, text never encodes to them: only code that asks
+for ``special_id(name)`` writes one (see ``g2c.corpora.chat``).
+
 Encoding is vectorised: the text becomes its array of code points (via
 UTF-32) and one table lookup maps every code point to its id at once — no
 Python loop over characters. A character that was not in the training text
@@ -20,15 +26,20 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from g2c.tokenizer.base import EOT, BaseTokenizer, require_texts
+from g2c.tokenizer.base import EOT, SPECIAL_TOKENS, BaseTokenizer, require_texts
 
 
 class CharTokenizer(BaseTokenizer):
-    """Ids are positions in ``[<|endoftext|>] + sorted(alphabet)``."""
+    """Ids are positions in ``[*special_tokens, *sorted(alphabet)]``."""
 
     kind = "char"
 
-    def __init__(self, alphabet: Iterable[str]):
+    def __init__(self, alphabet: Iterable[str], *, special_tokens: Sequence[str] = (EOT,)):
+        specials = tuple(special_tokens)
+        if specials not in ((EOT,), SPECIAL_TOKENS):
+            raise ValueError(f"special_tokens must be ({EOT!r},) or {SPECIAL_TOKENS}; "
+                             f"got {specials!r}")
+        self._specials = specials
         characters = list(alphabet)
         for character in characters:
             if not isinstance(character, str) or len(character) != 1:
@@ -40,11 +51,12 @@ class CharTokenizer(BaseTokenizer):
         codes = np.array([ord(c) for c in characters], dtype=np.int64)
         # table[code point] = id, -1 where the character is unknown.
         self._table = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
-        self._table[codes] = np.arange(1, len(codes) + 1)
-        self._strings = np.array([EOT, *characters], dtype=object)
+        self._table[codes] = np.arange(len(specials), len(specials) + len(codes))
+        self._strings = np.array([*specials, *characters], dtype=object)
 
     @classmethod
-    def train(cls, texts: Iterable[str]) -> CharTokenizer:
+    def train(cls, texts: Iterable[str], *, special_tokens: Sequence[str] = (EOT,)
+              ) -> CharTokenizer:
         """Collect the alphabet of ``texts`` (an iterable of documents, read once)."""
         seen: set[str] = set()
         for index, text in enumerate(texts):
@@ -53,7 +65,7 @@ class CharTokenizer(BaseTokenizer):
             seen.update(text)
         if not seen:
             raise ValueError("cannot train a CharTokenizer on an empty corpus (no characters)")
-        return cls(seen)
+        return cls(seen, special_tokens=special_tokens)
 
     @property
     def alphabet(self) -> tuple[str, ...]:
@@ -61,11 +73,11 @@ class CharTokenizer(BaseTokenizer):
 
     @property
     def special_tokens(self) -> tuple[str, ...]:
-        return (EOT,)
+        return self._specials
 
     @property
     def vocab_size(self) -> int:
-        return len(self._alphabet) + 1
+        return len(self._specials) + len(self._alphabet)
 
     def encode_batch_arrays(self, texts: Sequence[str]) -> list[np.ndarray]:
         return [self._encode_array(text) for text in require_texts(texts)]
@@ -95,7 +107,8 @@ class CharTokenizer(BaseTokenizer):
         return ids
 
     def token_byte_lengths(self) -> np.ndarray:
-        return np.array([0] + [len(c.encode("utf-8")) for c in self._alphabet], dtype=np.int64)
+        lengths = [len(c.encode("utf-8")) for c in self._alphabet]
+        return np.array([0] * len(self._specials) + lengths, dtype=np.int64)
 
     def _decode_checked(self, ids: np.ndarray) -> str:
         return "".join(self._strings[ids])
@@ -111,4 +124,7 @@ class CharTokenizer(BaseTokenizer):
         if alphabet != sorted(set(alphabet)):
             # Ids are positions in the sorted alphabet: anything else would shift them.
             raise ValueError(f"{source}: the alphabet must be sorted and free of duplicates")
-        return cls(alphabet)
+        try:
+            return cls(alphabet, special_tokens=payload["special_tokens"])
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
