@@ -1,46 +1,73 @@
-"""A Hugging Face ``datasets`` dataset as a corpus source (optional; e.g. TinyStories).
+"""A Hugging Face ``datasets`` dataset as a corpus source, streamed row by row.
 
-    HuggingFaceSource("roneneldan/TinyStories", split="train")      spec: "hf:roneneldan/TinyStories"
+    hf:roneneldan/TinyStories              a dataset on the Hub, or in the local datasets cache
+    hf:roneneldan/TinyStories@validation   another split ("@SPLIT"; the default is train)
+    hf:/data/stories                       a local folder of data files (.parquet, .jsonl,
+                                           .csv, .arrow, .txt, ...), or one such file
+    hf:/data/saved                         a folder written by Dataset(Dict).save_to_disk
 
-``datasets`` is not a g2c dependency: install it yourself and download the
-data once; after that, set ``HF_DATASETS_OFFLINE=1`` so nothing touches the
-network. The tests never need it.
+A local file, a folder of data files and a saved ``Dataset`` hold one split,
+``train``; a saved ``DatasetDict`` holds the splits it was saved with.
+
+Each row's ``text_field`` (``"text"``) is one document. ``datasets`` is an
+optional dependency (``pip install 'g2c[hf]'``), imported only here.
+
+**Streaming.** Rows come from the dataset builder's streaming reader (what
+``load_dataset(..., streaming=True)`` uses): a few record batches at a time,
+never a whole split in memory, so ``g2c prepare`` on a multi-gigabyte dataset
+keeps a flat RSS (see docs/benchmarks.md). A ``save_to_disk`` folder is read
+the same way, through its Arrow files.
+
+**Offline.** With ``HF_DATASETS_OFFLINE=1`` (or no network) a Hub name works
+only if the dataset is already in the datasets cache — e.g. from an earlier
+``datasets.load_dataset(NAME)`` run online. Otherwise you get one ValueError
+line saying how to get it: download its files (``hf download NAME
+--repo-type dataset --local-dir DIR``) and use ``hf:DIR``, or point at local
+files. Nothing is ever fetched behind your back when offline.
+
+**Fingerprint.** The builder's config id and hash: for a Hub dataset they
+follow the revision, for local files their paths and modification times —
+so a prepared corpus is rebuilt when the data changes, and reused when not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from g2c.corpora.source import CorpusSource
 
+SAVED_DATASET_FILES = ("state.json", "dataset_dict.json")  # what save_to_disk writes
+
 
 class HuggingFaceSource(CorpusSource):
-    """Rows of a ``datasets`` split; each row's ``text_field`` is one document."""
+    """Rows of a ``datasets`` split, streamed; each row's ``text_field`` is one document."""
 
     def __init__(self, dataset: str, *, split: str = "train", config: str | None = None,
                  text_field: str = "text"):
         self.dataset, self.split, self.config, self.text_field = dataset, split, config, text_field
         self.name = f"hf:{dataset}" + (f"@{split}" if split != "train" else "")
 
-    def _load(self):
+    def rows(self):
+        """The split as a ``datasets.IterableDataset`` (streamed, not loaded)."""
+        builder = self._builder()
         try:
-            import datasets
-        except ImportError:
-            raise ValueError(
-                f"corpus {self.name!r} needs the optional 'datasets' package "
-                "(pip install datasets), with the dataset downloaded to its cache"
-            ) from None
-        return datasets.load_dataset(self.dataset, self.config, split=self.split)
+            return builder.as_streaming_dataset(split=self.split)
+        except ValueError as error:  # e.g. "Bad split: test. Available splits: ['train']"
+            raise ValueError(f"{self.name}: {error}") from None
 
     def documents(self) -> Iterator[str]:
-        for number, row in enumerate(self._load()):
-            text = row.get(self.text_field) if isinstance(row, dict) else None
-            if not isinstance(text, str):
-                raise ValueError(
-                    f"{self.name} row {number}: expected a string field {self.text_field!r}; "
-                    f"got {type(text).__name__}"
-                )
-            yield text
+        try:
+            for number, row in enumerate(self.rows()):
+                text = row.get(self.text_field)
+                if not isinstance(text, str):
+                    raise ValueError(
+                        f"{self.name} row {number}: expected a string field {self.text_field!r}; "
+                        f"got {type(text).__name__} (columns: {sorted(row)[:8]})"
+                    )
+                yield text
+        except OSError as error:  # the network went away while streaming
+            raise ValueError(self._unavailable(error)) from None
 
     def fingerprint(self) -> dict:
         return {
@@ -49,6 +76,56 @@ class HuggingFaceSource(CorpusSource):
             "config": self.config,
             "split": self.split,
             "text_field": self.text_field,
-            # datasets' own content hash of the cached data (None for plain iterables).
-            "fingerprint": getattr(self._load(), "_fingerprint", None),
+            "builder": _builder_identity(self._builder()),
         }
+
+    def _builder(self):
+        """The ``datasets`` builder that reads this source (its hash identifies the data)."""
+        try:
+            import datasets
+        except ImportError:
+            raise ValueError(
+                f"corpus {self.name!r} needs the optional 'datasets' package "
+                f"(pip install 'g2c[hf]'), or use a local .txt/.jsonl file instead"
+            ) from None
+        local = Path(self.dataset).expanduser()
+        try:
+            if any((local / name).is_file() for name in SAVED_DATASET_FILES):
+                return datasets.load_dataset_builder(
+                    "arrow", data_files=self._saved_data_files(datasets, local))
+            if local.is_file():
+                return datasets.load_dataset_builder(str(local.parent),
+                                                     data_files={"train": local.name})
+            return datasets.load_dataset_builder(self.dataset, self.config)
+        except OSError as error:  # not found locally, and the Hub unreachable or offline
+            raise ValueError(self._unavailable(error)) from None
+
+    def _saved_data_files(self, datasets, folder: Path) -> dict[str, list[str]]:
+        """{split: its Arrow files} of a ``save_to_disk`` folder (memory-mapped, not read)."""
+        saved = datasets.load_from_disk(str(folder))
+        if not isinstance(saved, datasets.DatasetDict):
+            return {"train": [entry["filename"] for entry in saved.cache_files]}
+        if self.split not in saved:
+            raise ValueError(f"{self.name}: no split {self.split!r} in {folder}; "
+                             f"available: {', '.join(saved)}")
+        return {self.split: [entry["filename"] for entry in saved[self.split].cache_files]}
+
+    def _unavailable(self, error: OSError) -> str:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if self.dataset.startswith(("/", ".", "~")) or self.dataset.count("/") > 1:
+            return (f"{self.name}: {reason} ({type(error).__name__}); expected a data file, a "
+                    f"folder of data files or a save_to_disk folder")
+        return (
+            f"{self.name}: cannot load {self.dataset!r} ({type(error).__name__}: {reason}); it is "
+            f"not a local dataset path nor in the Hugging Face datasets cache, and the Hub cannot "
+            f"be reached (offline, HF_DATASETS_OFFLINE=1 or HF_HUB_OFFLINE=1?). Get it once "
+            f"online with `hf download {self.dataset} --repo-type dataset --local-dir DIR` and "
+            f"use --corpus hf:DIR, or use local files: --corpus hf:PATH (a folder of "
+            f".parquet/.jsonl files or a save_to_disk folder) or --corpus FILE.jsonl"
+        )
+
+
+def _builder_identity(builder) -> str:
+    # Which of the two carries the data files' identity depends on how the
+    # builder was found (a folder: the hash; data files given: the config id).
+    return f"{builder.config_id}/{builder.hash}"

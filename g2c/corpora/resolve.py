@@ -2,9 +2,10 @@
 
     "shakespeare"                    the built-in plays (offline, the default)
     "tinyshakespeare"                the canonical char-rnn file (verified by sha256)
-    "notes.txt", "data.jsonl.gz"     a local file
+    "notes.txt", "data.jsonl.gz"     a local file (.jsonl rows: "text", or "messages" for a chat)
     "notes/"                         a folder of .txt/.md files
-    "hf:roneneldan/TinyStories"      a cached Hugging Face dataset ("hf:NAME@SPLIT" for a split)
+    "hf:roneneldan/TinyStories"      a Hugging Face dataset, streamed ("hf:NAME@SPLIT" for a split)
+    "hf:data/stories"                local data files or a save_to_disk folder, via ``datasets``
     "shakespeare=0.7,notes/=0.3"     a mixture: SOURCE=WEIGHT pairs joined by commas
 
 In Python a mixture can also be a dict ``{"shakespeare": 0.7, "notes/": 0.3}``
