@@ -13,7 +13,12 @@ import datasets.config  # noqa: E402
 import huggingface_hub.constants  # noqa: E402
 
 from g2c.cli import main as g2c_main  # noqa: E402
-from g2c.corpora import HuggingFaceSource, open_prepared, prepare_corpus, resolve_source  # noqa: E402
+from g2c.corpora import (  # noqa: E402
+    HuggingFaceSource,
+    open_prepared,
+    prepare_corpus,
+    resolve_source,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +66,8 @@ def test_folder_of_parquet_shards_and_a_single_file(tmp_path):
     folder = tmp_path / "parquet"
     folder.mkdir()
     for shard in range(2):
-        datasets.Dataset.from_dict({"text": STORIES[shard::2]}).to_parquet(folder / f"{shard}.parquet")
+        shard_rows = datasets.Dataset.from_dict({"text": STORIES[shard::2]})
+        shard_rows.to_parquet(folder / f"{shard}.parquet")
     streamed = list(resolve_source(f"hf:{folder}").documents())
     assert sorted(streamed) == sorted(STORIES)
     one = resolve_source(f"hf:{folder / '1.parquet'}")
@@ -127,7 +133,7 @@ def test_missing_local_path_says_what_is_expected(tmp_path):
 
 def test_without_datasets_installed(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)  # makes `import datasets` fail
-    with pytest.raises(ValueError, match=r"optional 'datasets' package \(pip install 'g2c\[hf\]'\)"):
+    with pytest.raises(ValueError, match=r"'datasets' package \(pip install 'g2c\[hf\]'\)"):
         list(HuggingFaceSource("roneneldan/TinyStories").documents())
 
 

@@ -1,4 +1,4 @@
-"""Corpus sources: built-ins, local files and how specs resolve (hf: sources: test_corpora_huggingface)."""
+"""Corpus sources: built-ins, local files, specs (hf: sources: test_corpora_huggingface.py)."""
 
 import gzip
 import json

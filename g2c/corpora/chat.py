@@ -61,12 +61,15 @@ def render_chat(messages, *, add_generation_prompt: bool = False) -> ChatDocumen
     its bare content closed by ``<|end|>`` — a preamble before the first turn.
     ``add_generation_prompt=True`` appends ``<|assistant|>``, the cue for a
     model to answer. Keys other than ``role`` and ``content`` are ignored.
+    The result is a :class:`ChatDocument`, a ``str`` that ``g2c prepare``
+    encodes with the chat tokens as special ids.
 
         render_chat([{"role": "system", "content": "Be brief."},
                      {"role": "user", "content": "2+2?"},
                      {"role": "assistant", "content": "4"},
                      {"role": "user", "content": "And 3+3?"}], add_generation_prompt=True)
-        -> "Be brief.<|end|><|user|>2+2?<|end|><|assistant|>4<|end|><|user|>And 3+3?<|end|><|assistant|>"
+        -> "Be brief.<|end|><|user|>2+2?<|end|><|assistant|>4<|end|>"
+           "<|user|>And 3+3?<|end|><|assistant|>"
 
     Raises ValueError, naming the message, when ``messages`` is not a non-empty
     list of ``{"role", "content"}`` objects, a role is unknown, a ``system``
