@@ -11,9 +11,9 @@
 """
 
 from g2c.pretraining.batch import get_lm_batch
-from g2c.pretraining.document_batch import DocumentSampler, get_document_batch
+from g2c.pretraining.document_batch import DocumentSampler
 from g2c.pretraining.initial_check import InitialLossReport, initial_loss_check
-from g2c.pretraining.linear_cross_entropy import linear_cross_entropy
+from g2c.nn import linear_cross_entropy
 from g2c.pretraining.loss import lm_cross_entropy
 from g2c.pretraining.packing import (
     PackedBatch,
@@ -26,7 +26,6 @@ from g2c.pretraining.split import split_token_stream
 
 __all__ = [
     "DocumentSampler",
-    "get_document_batch",
     "InitialLossReport",
     "get_lm_batch",
     "initial_loss_check",

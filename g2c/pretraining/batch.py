@@ -13,28 +13,11 @@ predictions trained in one pass.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from g2c.pretraining.token_stream import check_token_stream
+from g2c.pretraining.windows import gather_windows, move_batch
 from g2c.validation import require_positive_int
-
-
-def _gather_windows(ids, starts: torch.Tensor, window: int) -> torch.Tensor:
-    """Rows ``ids[s : s + window]`` for every s in ``starts``, as one (B, window) copy.
-
-    Both branches build a strided view whose row s *is* ``ids[s : s + window]``
-    (consecutive rows overlap, so the view costs no memory), then gather the
-    wanted rows with a single indexing op.
-    """
-    if isinstance(ids, torch.Tensor):
-        starts = starts if ids.is_cpu else starts.to(ids.device)
-        return ids.unfold(0, window, 1).index_select(0, starts)
-    stride = ids.strides[0]
-    view = np.lib.stride_tricks.as_strided(
-        ids, shape=(ids.shape[0] - window + 1, window), strides=(stride, stride), writeable=False
-    )
-    return torch.from_numpy(view[starts.numpy()])
 
 
 def get_lm_batch(
@@ -75,17 +58,8 @@ def get_lm_batch(
     starts = torch.randint(0, num_starts, (batch_size,), generator=generator)
     # One gather copies exactly B·(T+1) tokens; widening to int64 happens on
     # that small copy, never on the (possibly uint16, memory-mapped) stream.
-    windows = _gather_windows(ids, starts, context_length + 1)
+    windows = gather_windows(ids, starts, context_length + 1)
     if windows.dtype != torch.int64:
         windows = windows.to(torch.int64)
-    windows = _to_device(windows, device)
+    windows = move_batch(windows, device)
     return windows[:, :-1], windows[:, 1:]
-
-
-def _to_device(windows: torch.Tensor, device) -> torch.Tensor:
-    """Move a batch; on CUDA through pinned memory so the copy overlaps with compute."""
-    if device is None:
-        return windows
-    if torch.device(device).type == "cuda":
-        return windows.pin_memory().to(device, non_blocking=True)
-    return windows.to(device)

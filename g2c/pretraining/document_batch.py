@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from g2c.pretraining.batch import _gather_windows, _to_device
 from g2c.pretraining.token_stream import check_token_stream
-from g2c.validation import is_integer_dtype, require_positive_int
+from g2c.pretraining.windows import check_document_offsets, gather_windows, move_batch
+from g2c.validation import require_positive_int
 
 
 class DocumentSampler:
@@ -49,7 +49,7 @@ class DocumentSampler:
     def __init__(self, ids, doc_offsets, context_length: int):
         check_token_stream("ids", ids)
         self.context_length = require_positive_int("context_length", context_length)
-        offsets = _check_offsets(doc_offsets, len(ids))
+        offsets = check_document_offsets(doc_offsets, len(ids))
         self.ids = ids
         window = self.context_length + 1
         ends = np.append(offsets[1:], len(ids))
@@ -86,36 +86,6 @@ class DocumentSampler:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return int64 ``x, y`` of shape (B, T), like :func:`get_lm_batch`."""
         starts = self.sample_starts(batch_size, generator=generator)
-        windows = _gather_windows(self.ids, starts, self.context_length + 1).to(torch.int64)
-        windows = _to_device(windows, device)
+        windows = gather_windows(self.ids, starts, self.context_length + 1).to(torch.int64)
+        windows = move_batch(windows, device)
         return windows[:, :-1], windows[:, 1:]
-
-
-def get_document_batch(
-    ids,
-    doc_offsets,
-    batch_size: int,
-    context_length: int,
-    *,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One document-aware batch; build a :class:`DocumentSampler` once for many batches."""
-    sampler = DocumentSampler(ids, doc_offsets, context_length)
-    return sampler.sample(batch_size, generator=generator, device=device)
-
-
-def _check_offsets(doc_offsets, n: int) -> np.ndarray:
-    offsets = np.asarray(doc_offsets.cpu() if hasattr(doc_offsets, "cpu") else doc_offsets)
-    if offsets.ndim != 1 or len(offsets) == 0 or not is_integer_dtype(offsets.dtype):
-        raise ValueError(
-            f"doc_offsets must be a non-empty 1-D integer array of document starts; got "
-            f"shape {offsets.shape} dtype {offsets.dtype}"
-        )
-    offsets = offsets.astype(np.int64)
-    if offsets[0] != 0 or offsets[-1] >= n or np.any(np.diff(offsets) <= 0):
-        raise ValueError(
-            f"doc_offsets must start at 0, increase strictly and stay below len(ids)={n}; got "
-            f"{offsets[:5].tolist()}{' ...' if len(offsets) > 5 else ''} (last {offsets[-1]})"
-        )
-    return offsets

@@ -40,9 +40,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from g2c.pretraining.batch import _to_device
-from g2c.pretraining.document_batch import _check_offsets
 from g2c.pretraining.token_stream import check_token_stream
+from g2c.pretraining.windows import check_document_offsets, move_batch
 from g2c.validation import is_integer_dtype, require_positive_int
 
 IGNORE_INDEX = -100  # the target value lm_cross_entropy leaves out of the loss
@@ -102,7 +101,7 @@ class PackedBatch(NamedTuple):
 
     def to(self, device: torch.device | str) -> PackedBatch:
         """Move all four tensors (to CUDA through pinned memory, without blocking)."""
-        return PackedBatch(*(_to_device(t, device) for t in self))
+        return PackedBatch(*(move_batch(t, device) for t in self))
 
 
 def _exclusive_cumsum(values: np.ndarray) -> np.ndarray:
@@ -165,7 +164,7 @@ def pack_documents(doc_offsets, num_tokens: int, context_length: int) -> Packing
     context = require_positive_int("context_length", context_length)
     if num_tokens < 2:
         raise ValueError(f"num_tokens={num_tokens}: a stream needs 2 tokens to hold one pair")
-    offsets = _check_offsets(doc_offsets, num_tokens)
+    offsets = check_document_offsets(doc_offsets, num_tokens)
     separators = offsets[1:] - 1
     # Cut points: the stream's ends and every separator (np.unique: an empty
     # first document puts a separator at 0). Span s runs cuts[s] .. cuts[s+1].

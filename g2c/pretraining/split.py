@@ -1,6 +1,6 @@
 """Split one token stream into a training part and a validation part.
 
-The stream is cut once, at ``int(n * train_fraction)``: everything before the
+The stream is cut once, at ``int(n * train_fraction)`` (:func:`split_point`): everything before the
 cut trains, everything after validates. We never shuffle tokens — a shuffled
 stream is no longer text, and a random split would leak validation windows
 into training through overlapping neighbours.
@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from g2c.pretraining.token_stream import check_token_stream
+from g2c.token_split import split_point
 
 Stream = TypeVar("Stream")
 
@@ -25,14 +26,8 @@ def split_token_stream(ids: Stream, train_fraction: float = 0.9) -> tuple[Stream
     share its memory (nothing is copied, so a memory-mapped file stays on disk).
     """
     check_token_stream("ids", ids)
-    if isinstance(train_fraction, bool) or not isinstance(train_fraction, (int, float)):
-        raise TypeError(f"train_fraction must be a float between 0 and 1; got {train_fraction!r}")
-    if not 0.0 < train_fraction < 1.0:
-        raise ValueError(
-            f"train_fraction must be between 0 and 1 (exclusive); got {train_fraction}"
-        )
     n = len(ids)
-    cut = int(n * train_fraction)
+    cut = split_point(n, train_fraction)
     if cut == 0 or cut == n:
         part = "train" if cut == 0 else "validation"
         raise ValueError(

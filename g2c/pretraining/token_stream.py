@@ -30,3 +30,21 @@ def check_token_stream(name: str, ids) -> None:
             f"{name} must hold integer token ids; got dtype {ids.dtype} "
             f"(token files are uint16/uint32, tensors int64)"
         )
+
+
+def check_ids_below(name: str, ids, vocab_size: int) -> None:
+    """Raise unless every id in the stream ``ids`` is below ``vocab_size``.
+
+    One pass over the stream (a memory-mapped file is read, not loaded): a
+    corrupt or mismatched token file must fail here with its name, not as an
+    ``index out of range`` deep inside the embedding, and never train silently.
+    """
+    if len(ids) == 0:
+        return
+    largest = int(ids.max())
+    if largest >= vocab_size:
+        raise ValueError(
+            f"{name} holds token id {largest}, but the model's vocabulary has {vocab_size} ids "
+            f"(0 … {vocab_size - 1}): the token data does not belong to this tokenizer, or is "
+            f"corrupt; prepare the corpus again"
+        )

@@ -1,7 +1,9 @@
-"""The training loop and what surrounds it: config, optimizer, schedule, checkpoints.
+"""The training loop and its parts: config, optimizer, schedule, precision, evaluation,
+checkpoints, batches, distribution and CPU tuning.
 
     Trainer(model, train_ids, val_ids, TrainingConfig(...)).fit() -> TrainingResult
-    tracks: named presets (ShakespeareLM, StoryLM, TinyLLM) for ``g2c pretrain``
+
+Nothing here reads a command line or writes an artifact: that is ``g2c.app``.
 """
 
 from g2c.training.config import TrainingConfig

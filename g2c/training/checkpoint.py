@@ -2,9 +2,11 @@
 
 A checkpoint is one file holding a dict of tensors and plain values:
 
-    model, optimizer      the weights and AdamW's moment estimates
+    model, optimizer      the weights and AdamW's moment estimates, whole (gathered
+                          from every rank) and keyed by parameter name, so 1
+                          process, DDP and FSDP2 write and read the same format
     step, elapsed, tokens where the run is (optimizer steps, training seconds, tokens seen)
-    rng                   every random stream: torch (CPU and CUDA), numpy,
+    rng, world_size       per rank, every random stream: torch (CPU and CUDA), numpy,
                           Python's random, and the batch generator that picks windows
     config, metadata      the TrainingConfig and what was trained (model and
                           corpus description), to refuse resuming a different run
@@ -33,7 +35,7 @@ import torch
 from g2c.atomic_files import atomic_write_bytes
 
 CHECKPOINT_FORMAT = "g2c-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: model/optimizer state keyed by parameter name, one rng per rank
 
 
 def capture_rng_state(batch_generator: torch.Generator) -> dict:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from g2c.training.device import check_device_name
 from g2c.validation import require_positive_int
 
 # Fields that change what a run *shows*, not what it computes: a resumed run
 # may set them differently without breaking the bit-exact continuation.
 PRESENTATION_FIELDS = ("log_interval", "checkpoint_interval", "device")
-BATCH_MODES = ("windows", "packed")  # see TrainingConfig.batch_mode
+BATCH_MODES = ("windows", "documents", "packed")  # see TrainingConfig.batch_mode
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,20 @@ class TrainingConfig:
         weight_decay: AdamW's decoupled decay on weight matrices only.
         beta1, beta2: AdamW's moment decay rates.
         grad_clip: clip the global gradient norm to this (None: no clipping).
+        z_loss: weight of the PaLM z-loss ``z_loss · logsumexp(logits)²`` added
+            to each position's loss (0: off; 1e-4 steadies long runs). Needs
+            ``fused_loss`` (``g2c.nn.linear_cross_entropy`` computes it).
     Batches
         batch_mode: how the B training rows of T tokens are drawn.
             "windows" (default): random windows of the stream
             (``get_lm_batch``); most straddle a document boundary, so the model
             also practises continuing one document from the tail of another.
+            "documents": random windows that never cross a document boundary
+            (``g2c.pretraining.DocumentSampler``; a document shorter than a
+            window starts one, which then runs on past its end).
             "packed": rows of whole documents laid side by side
-            (``g2c.pretraining.pack_documents``; the Trainer then needs the
-            split's document offsets). Attention never crosses a document
+            (``g2c.pretraining.pack_documents``). "documents" and "packed" need
+            the split's document offsets (``Trainer(train_documents=...)``). Attention never crosses a document
             boundary and positions restart at 0 in every document, so each
             document is learned exactly as it would be seen alone; the
             unused end of a row is padding that carries no loss (it still
@@ -68,9 +75,16 @@ class TrainingConfig:
             only at the end and on Ctrl-C).
     Machine
         device: "auto" (cuda, then mps, then cpu), "cpu", "cuda", "mps".
-        precision: "auto" (bf16 on CUDA), "fp32", "bf16" (opt-in on CPU), "fp16".
+        precision: "auto", "fp32", "bf16" or "fp16". "auto" is bf16 where the
+            hardware multiplies bf16 natively — a CUDA GPU with bf16 support,
+            or a CPU with AMX or AVX512-BF16 while ``cpu_tuning`` is on — and
+            fp32 everywhere else.
         compile: wrap the model in ``torch.compile`` (opt-in; pays off on long runs).
         threads: CPU threads for PyTorch (None: leave PyTorch's default).
+        cpu_tuning: the CPU-speed policy (``g2c.training.cpu_tuning``): bf16
+            for "auto" on CPUs with native bf16, the explicit bf16 attention
+            kernel, flushing denormals, and moving between all threads and one
+            when another program competes for the cores. False: plain PyTorch.
         fused_loss: the model returns the loss itself (``model(x, targets=y)``):
             its LM head and the cross-entropy run as one chunked function that
             never holds large (B, T, V) logits, and as the plain pair when they
@@ -92,6 +106,7 @@ class TrainingConfig:
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float | None = 1.0
+    z_loss: float = 0.0
     batch_mode: str = "windows"
     eot_loss: bool = True
     max_steps: int | None = 2000
@@ -105,6 +120,7 @@ class TrainingConfig:
     precision: str = "auto"
     compile: bool = False
     threads: int | None = None
+    cpu_tuning: bool = True
     fused_loss: bool = True
     seed: int = 0
     ignore_initial_loss_check: bool = False
@@ -129,15 +145,17 @@ class TrainingConfig:
             _require_number(name, getattr(self, name), low=0.0, high=1.0, high_open=True)
         if self.grad_clip is not None:
             _require_number("grad_clip", self.grad_clip, low=0.0, low_open=True)
+        _require_number("z_loss", self.z_loss, low=0.0)
+        if self.z_loss and not self.fused_loss:
+            raise ValueError("z_loss needs fused_loss=True (the fused head-and-loss computes it); "
+                             "drop --no-fused-loss or set z_loss to 0")
         if self.max_time is not None:
             _require_number("max_time", self.max_time, low=0.0, low_open=True)
         if self.max_steps is None and self.max_time is None:
             raise ValueError("set max_steps, max_time or both: a run needs an end")
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
-            raise ValueError(
-                f"device must be one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'; got {self.device!r}"
-            )
-        for name in ("compile", "fused_loss", "eot_loss", "ignore_initial_loss_check"):
+        check_device_name(self.device)
+        for name in ("compile", "cpu_tuning", "fused_loss", "eot_loss",
+                     "ignore_initial_loss_check"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
         if self.batch_mode not in BATCH_MODES:

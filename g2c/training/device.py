@@ -4,6 +4,9 @@
                               silicon), else cpu
     select_device("cpu")   -> cpu, always
     select_device("cuda")  -> cuda, or a ValueError saying none is available
+
+``check_device_name`` is the spelling rule alone (``TrainingConfig`` uses it
+without touching any hardware); ``select_device`` adds what this machine has.
 """
 
 from __future__ import annotations
@@ -18,17 +21,23 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """Resolve a device name ("auto", "cpu", "cuda", "cuda:N", "mps") to a torch.device."""
+def check_device_name(name) -> str:
+    """Return ``name`` if it is "auto", "cpu", "cuda", "cuda:N" or "mps"; raise otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"device must be a string such as 'auto' or 'cpu'; got {type(name).__name__}")
+    kind, _, index = name.partition(":")
+    if kind not in DEVICE_CHOICES or (index and (kind != "cuda" or not index.isdigit())):
+        raise ValueError(f"device must be one of {DEVICE_CHOICES} (or 'cuda:N'); got {name!r}")
+    return name
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """Resolve a device name ("auto", "cpu", "cuda", "cuda:N", "mps") to a torch.device."""
+    kind = check_device_name(name).split(":")[0]
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         return torch.device("mps") if _mps_available() else torch.device("cpu")
-    kind = name.split(":")[0]
-    if kind not in DEVICE_CHOICES:
-        raise ValueError(f"device must be one of {DEVICE_CHOICES} (or 'cuda:N'); got {name!r}")
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} was requested but no CUDA GPU is available; use 'cpu'")
     if kind == "mps" and not _mps_available():

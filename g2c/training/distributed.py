@@ -115,26 +115,60 @@ class DistributedContext:
     def is_distributed(self) -> bool:
         return self.world_size > 1 and dist.is_available() and dist.is_initialized()
 
-    def mean_across_ranks(self, value) -> float:
-        """Average of one number over all ranks; every rank gets the same float (collective)."""
+    def mean_across_ranks(self, value: float) -> float:
+        """Average of one number over all ranks; every rank gets the same float (collective).
+
+        One process: ``value`` itself.
+        """
         if not self.is_distributed:
             return float(value)
         total = torch.tensor(float(value), dtype=torch.float64, device=self.device)
         dist.all_reduce(total, op=dist.ReduceOp.SUM)
         return float(total) / self.world_size
 
-    def any_across_ranks(self, flag: bool) -> bool:
-        """True on every rank if ``flag`` is True on any rank (collective).
+    def any_across_ranks(self, flag) -> bool:
+        """True on every rank if ``flag`` (a bool or a 0-d tensor) is true on any (collective).
 
         Stop decisions must be shared: a rank that stops alone (its own clock
         passed max_time, its own loss was NaN, it got Ctrl-C first) would
-        leave the others waiting in the next step's all-reduce.
+        leave the others waiting in the next step's all-reduce. One process:
+        ``bool(flag)``.
         """
         if not self.is_distributed:
             return bool(flag)
-        value = torch.tensor(float(bool(flag)), device=self.device)
+        value = torch.as_tensor(flag, dtype=torch.float32).to(self.device).reshape(())
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
+
+    def agree_after_step(self, *, diverged: torch.Tensor, stop_requested: bool,
+                         elapsed: float) -> tuple[bool, bool, float]:
+        """What every rank decides after a step's backward, in one collective.
+
+        Returns (diverged on any rank, stop requested on any rank, the ranks'
+        mean elapsed seconds): the same three values everywhere, so every rank
+        skips or stops together and follows one clock (the time-based learning
+        rate and ``max_time`` must not differ between ranks). One process:
+        the inputs, with the single host read of ``diverged``.
+        """
+        if not self.is_distributed:
+            return bool(diverged), stop_requested, elapsed
+        values = torch.stack([diverged.to(torch.float64).reshape(()),
+                              torch.tensor(float(stop_requested), dtype=torch.float64),
+                              torch.tensor(elapsed, dtype=torch.float64)]).to(self.device)
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        any_diverged, any_stop, total_elapsed = values.tolist()
+        return any_diverged > 0, any_stop > 0, total_elapsed / self.world_size
+
+    def batch_generator(self, seed: int) -> torch.Generator:
+        """The CPU generator this rank draws training batches from.
+
+        One process: ``torch.Generator().manual_seed(seed)``; rank r of a
+        torchrun job: :func:`rank_generator` ``(seed, r)``, so no two ranks
+        share a random stream.
+        """
+        if self.world_size == 1:
+            return torch.Generator().manual_seed(seed)
+        return rank_generator(seed, self.rank)
 
     def gather_objects(self, value) -> list:
         """``[value from rank 0, value from rank 1, …]`` on every rank (collective)."""
@@ -196,16 +230,6 @@ def destroy_distributed() -> None:
         dist.destroy_process_group()
 
 
-@contextmanager
-def distributed_session(**kwargs):
-    """``with distributed_session() as ctx:`` — init, yield the context, always clean up."""
-    context = init_distributed(**kwargs)
-    try:
-        yield context
-    finally:
-        destroy_distributed()
-
-
 def rank_seed(seed: int, rank: int) -> int:
     """A 63-bit seed for ``rank`` of the run started with ``seed``.
 
@@ -227,42 +251,6 @@ def rank_generator(seed: int, rank: int) -> torch.Generator:
     share of a multi-process run with the same seed.
     """
     return torch.Generator().manual_seed(rank_seed(seed, rank))
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """How one optimizer step's windows are split: global = micro · accumulation · world."""
-
-    global_batch_size: int  # windows per optimizer step, all ranks together
-    world_size: int
-    micro_batch_size: int  # windows per forward/backward on one rank
-    accumulation_steps: int  # forward/backward passes per optimizer step on each rank
-
-
-def plan_global_batch(
-    global_batch_size: int, world_size: int, micro_batch_size: int | None = None
-) -> BatchPlan:
-    """Split ``global_batch_size`` windows over ranks and (optionally) micro-steps.
-
-        plan_global_batch(64, 2)      -> 32 windows per rank, 1 micro-step
-        plan_global_batch(64, 2, 8)   -> 8 windows per micro-step, 4 micro-steps
-    """
-    global_batch_size = require_positive_int("global_batch_size", global_batch_size)
-    world_size = require_positive_int("world_size", world_size)
-    if global_batch_size % world_size:
-        raise ValueError(
-            f"global batch size {global_batch_size} is not divisible by world size "
-            f"{world_size}: every rank must draw the same number of windows"
-        )
-    per_rank = global_batch_size // world_size
-    micro = per_rank if micro_batch_size is None else micro_batch_size
-    micro = require_positive_int("micro_batch_size", micro)
-    if per_rank % micro:
-        raise ValueError(
-            f"global batch size {global_batch_size} over world size {world_size} gives "
-            f"{per_rank} windows per rank, which micro_batch_size={micro} does not divide"
-        )
-    return BatchPlan(global_batch_size, world_size, micro, per_rank // micro)
 
 
 def check_fsdp_options(world_size: int, *, compile: bool = False) -> None:
@@ -386,13 +374,3 @@ def load_full_state_dicts(
         model, optimizer, model_state_dict=model_state, optim_state_dict=optimizer_state,
         options=StateDictOptions(full_state_dict=True),
     )
-
-
-def check_resume_world_size(checkpoint_world_size: int, world_size: int) -> None:
-    """Refuse to resume with another world size: each rank's data stream is part of the state."""
-    if checkpoint_world_size != world_size:
-        raise ValueError(
-            f"this checkpoint was written by a run with world size {checkpoint_world_size} but "
-            f"this run has world size {world_size}; resume with --nproc {checkpoint_world_size} "
-            f"(each rank continues its own saved window stream, so the sizes must match)"
-        )

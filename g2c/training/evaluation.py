@@ -73,6 +73,28 @@ def validation_windows(
     return ValidationSet(windows[:, :-1].contiguous(), windows[:, 1:].contiguous())
 
 
+def evaluation_sets(train_ids, val_ids, config, *, world_size: int = 1):
+    """The trainer's two fixed sets: (validation windows, train probe).
+
+    The validation set has at least one batch of windows; the train probe
+    (for the final train loss) holds as many tokens, so both losses are
+    scored alike. Both are trimmed to a multiple of ``world_size``, so every
+    rank scores an equal share (W = 2: 17 windows -> 16).
+    """
+    validation = _trimmed(validation_windows(
+        val_ids, config.context_length, min_windows=max(config.batch_size, world_size),
+        max_tokens=config.val_tokens), world_size)
+    probe = _trimmed(validation_windows(
+        train_ids, config.context_length, min_windows=world_size,
+        max_tokens=validation.num_tokens), world_size)
+    return validation, probe
+
+
+def _trimmed(windows: ValidationSet, multiple: int) -> ValidationSet:
+    keep = len(windows.x) - len(windows.x) % multiple
+    return windows if keep == len(windows.x) else ValidationSet(windows.x[:keep], windows.y[:keep])
+
+
 @torch.no_grad()
 def evaluate(
     model: torch.nn.Module,

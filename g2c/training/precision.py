@@ -12,7 +12,8 @@ B·T terms in 16 bits loses the small differences training follows.
     fp16       float16         5 / 10  (max 65,504)     yes: small grads underflow
 
 bf16 keeps fp32's range, so nothing overflows or underflows that would not in
-fp32: it is the default on CUDA GPUs that support it and opt-in on CPUs.
+fp32: "auto" picks it wherever the hardware multiplies it natively (see
+:func:`resolve_precision`).
 fp16 (for older GPUs) needs ``GradScaler``: it multiplies the loss by a large
 scale before backward so tiny gradients stay representable, divides them
 back before the step, and skips a step (halving the scale) whenever a
@@ -21,6 +22,7 @@ gradient overflowed to inf/nan.
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 
 import torch
@@ -31,19 +33,23 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def resolve_precision(precision: str, device: str | torch.device) -> str:
+def resolve_precision(precision: str, device: str | torch.device, *,
+                      native_cpu_bf16: bool = False) -> str:
     """Turn a ``--precision`` choice into "fp32", "bf16" or "fp16" for ``device``.
 
-    "auto" is bf16 on a CUDA GPU that supports it, fp32 otherwise (bf16 on a
-    CPU is correct but not always faster, so it is opt-in there).
+    "auto" is bf16 where the hardware multiplies bf16 natively — a CUDA GPU
+    that supports it without emulation, or a CPU with AMX/AVX512-BF16
+    (``native_cpu_bf16``, from ``g2c.training.cpu_tuning``) — and fp32
+    elsewhere: emulated bf16 is slower than fp32.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
-    on_cuda = torch.device(device).type == "cuda"
-    bf16_ok = not on_cuda or torch.cuda.is_bf16_supported()
+    kind = torch.device(device).type
+    native = native_cpu_bf16 if kind == "cpu" else (
+        kind == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False))
     if precision == "auto":
-        return "bf16" if on_cuda and bf16_ok else "fp32"
-    if precision == "bf16" and not bf16_ok:
+        return "bf16" if native else "fp32"
+    if precision == "bf16" and kind == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError(
             "precision 'bf16' was requested but this GPU has no bfloat16 support; use "
             "--precision fp16 (with loss scaling) or fp32"
@@ -52,20 +58,22 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
 
 
 class TrainingPrecision:
-    """Autocast, the fp32 loss, and (for fp16) the loss scaler — behind four calls.
+    """Autocast, the fp32 loss, and (for fp16) the loss scaler — behind five calls.
 
         precision = TrainingPrecision("bf16", device)
         loss = precision.loss(model, x, y)        # forward in 16 bits, loss in fp32
         precision.backward(loss / accumulation_steps)
-        grad_norm = precision.step(optimizer, max_grad_norm=1.0)
+        grad_norm = precision.unscale_and_clip(optimizer, max_grad_norm=1.0)
+        precision.step(optimizer)
 
     For fp32 and bf16, ``backward`` and ``step`` are plain ``loss.backward()``
     and ``optimizer.step()``; for fp16 they scale, unscale and maybe skip.
     """
 
-    def __init__(self, precision: str = "auto", device: str | torch.device = "cpu") -> None:
+    def __init__(self, precision: str = "auto", device: str | torch.device = "cpu", *,
+                 native_cpu_bf16: bool = False) -> None:
         self.device_type = torch.device(device).type
-        self.precision = resolve_precision(precision, device)
+        self.precision = resolve_precision(precision, device, native_cpu_bf16=native_cpu_bf16)
         self.dtype = _DTYPES[self.precision]
         self.scaler = torch.amp.GradScaler(self.device_type) if self.precision == "fp16" else None
         self.skipped_steps = 0
@@ -78,7 +86,7 @@ class TrainingPrecision:
 
     def loss(
         self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, fused: bool = False,
-        **model_kwargs,
+        z_loss: float = 0.0, **model_kwargs,
     ) -> torch.Tensor:
         """Mean next-token loss of ``model`` on (B, T) ``x``/``y``, as an fp32 scalar.
 
@@ -87,39 +95,42 @@ class TrainingPrecision:
         outside it, which reduces in fp32. ``fused=True`` lets the model compute
         the loss itself (``model(x, targets=y)``): its head-and-loss function
         does the same split — matmuls in the autocast dtype, softmax and sums
-        in fp32 — chunk by chunk.
+        in fp32 — chunk by chunk — and can add the z-loss (``z_loss``).
         """
         with self.autocast():
             if fused:
-                return model(x, targets=y, **model_kwargs)
+                return model(x, targets=y, z_loss=z_loss, **model_kwargs)
             logits = model(x, **model_kwargs)
         return lm_cross_entropy(logits, y)
 
     def backward(self, loss: torch.Tensor) -> None:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
-    def step(self, optimizer: torch.optim.Optimizer, *, max_grad_norm: float | None = None):
-        """Clip (if asked), then step; returns the pre-clip gradient norm or None.
+    def unscale_and_clip(self, optimizer: torch.optim.Optimizer, *,
+                         max_grad_norm: float | None) -> torch.Tensor:
+        """Unscale (fp16), clip if asked; return the pre-clip gradient norm as a 0-d tensor.
 
-        The norm is measured on true (unscaled) gradients. Under fp16 a step
-        whose gradients overflowed is skipped and counted in ``skipped_steps``.
+        The norm stays on the device (no host read): the trainer checks it is
+        finite together with the loss, and logs it at log steps.
         """
         if self.scaler is not None:
             self.scaler.unscale_(optimizer)
-        norm = None
-        if max_grad_norm is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-            # Under FSDP2 the norm is a replicated DTensor; read it as a plain number.
-            norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        norm = torch.nn.utils.clip_grad_norm_(params, math.inf if max_grad_norm is None
+                                              else max_grad_norm)
+        # Under FSDP2 the norm is a replicated DTensor; use it as a plain tensor.
+        return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        """The optimizer step on unscaled gradients. Under fp16 a step whose gradients
+        overflowed is skipped (the scale halves) and counted in ``skipped_steps``."""
         if self.scaler is None:
             optimizer.step()
-            return norm
+            return
         scale_before = self.scaler.get_scale()
         self.scaler.step(optimizer)
         self.scaler.update()
         self.skipped_steps += int(self.scaler.get_scale() < scale_before)
-        return norm
 
     def state_dict(self) -> dict:
         """What a checkpoint needs for a bit-exact resume (the fp16 scale and its counters)."""

@@ -7,6 +7,8 @@ budget, so its ETA is honest either way. It is redrawn at most four times a
 second (the loss shown is a running average), so drawing costs well under a
 percent of a step. ``quiet=True`` prints one plain line per
 evaluation instead — right for log files and CI, where a redrawn bar is noise.
+``enabled=False`` shows nothing at all (the ranks of a torchrun job other
+than rank 0 train silently).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ SMOOTHING = 0.9  # running average of the training loss: new = 0.9·old + 0.1·t
 
 
 class ProgressReporter:
-    """Either a tqdm bar or one line per evaluation (``quiet``), on stderr."""
+    """A tqdm bar, one line per evaluation (``quiet``), or nothing (``enabled=False``), on stderr."""
 
     def __init__(self, *, max_steps: int | None, max_time: float | None, quiet: bool,
-                 start_step: int = 0, start_elapsed: float = 0.0) -> None:
+                 start_step: int = 0, start_elapsed: float = 0.0, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.quiet = quiet
         # A time budget drives the bar when there is one: steps/s is what we do not know.
         self.by_time = max_time is not None
@@ -32,7 +35,7 @@ class ProgressReporter:
         self.smoothed_loss = None
         self.last_draw = 0.0
         self.latest = None
-        if not quiet:
+        if enabled and not quiet:
             total = max_time if self.by_time else max_steps
             self.bar = tqdm(
                 total=total, initial=start_elapsed if self.by_time else start_step,
@@ -41,13 +44,15 @@ class ProgressReporter:
                 "[{elapsed}<{remaining}{postfix}]",
             )
 
-    def update(self, *, step: int, elapsed: float, train_loss: float, val_loss: float | None,
-               tokens_per_second: float) -> None:
-        """Called after every step; redraws the bar when it is due."""
+    def update(self, *, step: int, elapsed: float, tokens_per_second: float,
+               train_loss: float | None = None, val_loss: float | None = None) -> None:
+        """Called after every step (with the training loss at log steps only, where the
+        trainer reads it); redraws the bar when it is due."""
         if self.bar is None:
             return
-        self.smoothed_loss = train_loss if self.smoothed_loss is None else (
-            SMOOTHING * self.smoothed_loss + (1 - SMOOTHING) * train_loss)
+        if train_loss is not None:
+            self.smoothed_loss = train_loss if self.smoothed_loss is None else (
+                SMOOTHING * self.smoothed_loss + (1 - SMOOTHING) * train_loss)
         self.latest = (step, elapsed, val_loss, tokens_per_second)
         now = time.perf_counter()
         if now - self.last_draw >= REDRAW_SECONDS:
@@ -57,7 +62,9 @@ class ProgressReporter:
     def _draw(self) -> None:
         step, elapsed, val_loss, tokens_per_second = self.latest
         self.bar.n = min(elapsed, self.bar.total) if self.by_time else step
-        postfix = f"step={step} loss={self.smoothed_loss:.3f}"
+        postfix = f"step={step}"
+        if self.smoothed_loss is not None:
+            postfix += f" loss={self.smoothed_loss:.3f}"
         if val_loss is not None:
             postfix += f" val={val_loss:.3f}"
         self.bar.set_postfix_str(postfix + f" tok/s={tokens_per_second / 1000:.1f}k", refresh=False)
@@ -65,6 +72,8 @@ class ProgressReporter:
 
     def message(self, text: str) -> None:
         """Print a line without breaking the bar."""
+        if not self.enabled:
+            return
         if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
         else:
@@ -73,7 +82,7 @@ class ProgressReporter:
     def evaluation(self, *, step: int, elapsed: float, train_loss: float, val_loss: float,
                    tokens_per_second: float) -> None:
         """Report one evaluation: a log line in quiet mode, the bar's text otherwise."""
-        if self.quiet:
+        if self.enabled and self.quiet:
             self.message(f"step {step:>6}  train {train_loss:.4f}  val {val_loss:.4f}  "
                          f"{tokens_per_second / 1000:.1f}k tok/s  {elapsed:.1f}s")
 

@@ -15,10 +15,9 @@ other now and then with a few steps, since the other program may start or
 finish. On an idle machine that costs a few slower steps every ~200; under
 contention it saves most of the run. A probe must win by 10%: five steps are
 a noisy measurement, and a wrong switch to one thread on an idle machine
-costs ~40% per step until it is undone. It only acts on runs
-with a wall-clock budget: a step-limited run keeps its thread count, because
-changing it can change the last bits of a matmul and a resumed run should
-repeat an uninterrupted one exactly.
+costs ~40% per step until it is undone. It is part of the CPU
+tuning policy (``cpu_tuning.py``), which uses it only for runs with a
+wall-clock budget.
 """
 
 from __future__ import annotations

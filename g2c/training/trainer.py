@@ -4,20 +4,26 @@ One optimizer step, the whole of what the course's loop does:
 
     for each of grad_accum_steps micro-batches:
         x, y = get_lm_batch(train_ids, B, T)        (B, T) windows, y shifted by one
-                                                    (batch_mode="packed": get_packed_batch,
-                                                    rows of whole documents: batches.py)
+                                                    (or document windows / packed rows:
+                                                    batches.py)
         loss = lm_cross_entropy(model(x), y)        forward (autocast if bf16); by default
                                                     as model(x, targets=y), the same loss
                                                     with the head and loss fused
         (loss / grad_accum_steps).backward()        gradients add up across micro-batches
     clip the global gradient norm, set the scheduled learning rate, AdamW step
 
-Around it sit the checks that make a run trustworthy: the step-0 loss is
-compared with log(V) before any update (see ``g2c.pretraining.initial_check``),
-a NaN/inf loss stops the run *before* it can reach the weights, evaluation
-always scores the same validation windows, and a checkpoint holds every
-random stream so ``resume`` continues bit-exactly. Ctrl-C finishes the
-current step, saves a checkpoint and returns.
+The same loop runs one process or N (torchrun): parallelism is data. The
+``DistributedContext`` says which rank this is (a single process is rank 0 of
+1, whose collectives return their input); model → wrap (nothing, DDP or
+FSDP2) → optimizer → ``torch.compile`` are built once, in ``__init__``.
+
+Around the step sit the checks that make a run trustworthy: the step-0 loss is
+compared with log(V) before any update, a non-finite loss or gradient stops
+the run *before* the optimizer touches the weights, evaluation always scores
+the same validation windows, and a checkpoint holds every random stream so
+``resume`` continues bit-exactly. Ctrl-C finishes the step, saves and returns.
+The loss stays on the device between log steps: a step's one host read is
+the all-ranks "finite? stop? clock" agreement.
 
     trainer = Trainer(model, train_ids, val_ids, TrainingConfig(max_steps=2000),
                       checkpoint_path="run/checkpoint.pt")
@@ -26,29 +32,38 @@ current step, saves a checkpoint and returns.
 
 from __future__ import annotations
 
-import math
 import os
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 
 import torch
 
 from g2c.pretraining import InitialLossReport, initial_loss_check
-from g2c.pretraining.token_stream import check_token_stream
-from g2c.training.checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from g2c.training.batches import TrainingBatches
+from g2c.training.batches import TrainingBatches, check_training_data
+from g2c.training.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
 from g2c.training.config import TrainingConfig, describe_differences, run_identity
-from g2c.training.denormals import flush_denormals
+from g2c.training.cpu_tuning import CpuTuning
 from g2c.training.device import select_device
-from g2c.training.distributed import gradient_sync
-from g2c.training.evaluation import evaluate, validation_windows
+from g2c.training.distributed import (
+    DistributedContext,
+    full_state_dicts,
+    gradient_sync,
+    load_full_state_dicts,
+    unwrap_model,
+    wrap_model,
+)
+from g2c.training.evaluation import ValidationSet, evaluate, evaluation_sets
+from g2c.training.interrupt import stop_on_ctrl_c
 from g2c.training.optimizer import build_adamw
 from g2c.training.precision import TrainingPrecision
 from g2c.training.progress import ProgressReporter
 from g2c.training.schedule import WarmupCosineSchedule
-from g2c.training.threads import ThreadGuard
+from g2c.training.timing import LoopTiming
 
 
 class InitialLossError(ValueError):
@@ -56,7 +71,7 @@ class InitialLossError(ValueError):
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the weights were not updated with it."""
+    """The loss or the gradients became NaN or infinite; the weights were not updated with them."""
 
 
 @dataclass
@@ -71,6 +86,7 @@ class TrainingResult:
     final_train_loss: float | None
     final_val_loss: float | None
     val_tokens: int
+    skipped_steps: int  # fp16 steps whose gradients overflowed (the loss scaler skipped them)
     history: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
 
@@ -82,9 +98,11 @@ class Trainer:
         model: a module mapping (B, T) ids to (B, T, V) logits (TransformerLM).
         train_ids, val_ids: 1-D token streams (tensor, numpy array or memmap).
         config: a :class:`TrainingConfig`.
+        context: this process's place in a torchrun job (``init_distributed``);
+            None: one process on ``config.device``.
+        fsdp: shard the model with FSDP2 instead of replicating it with DDP.
         train_documents, eot_id: the split's document offsets and the
-            ``<|endoftext|>`` id, for ``config.batch_mode == "packed"``
-            (see :class:`~g2c.training.batches.TrainingBatches`).
+            ``<|endoftext|>`` id, for the "documents" and "packed" batch modes.
         checkpoint_path: where checkpoints go (None: never written).
         metadata: JSON-able description of the model and data; stored in
             checkpoints, and a resume whose metadata differs is refused.
@@ -92,104 +110,116 @@ class Trainer:
     """
 
     def __init__(self, model, train_ids, val_ids, config: TrainingConfig, *,
+                 context: DistributedContext | None = None, fsdp: bool = False,
                  train_documents=None, eot_id: int | None = None,
                  checkpoint_path: str | os.PathLike | None = None, metadata: dict | None = None,
                  quiet: bool = False) -> None:
         if not isinstance(config, TrainingConfig):
             raise TypeError(f"config must be a TrainingConfig; got {type(config).__name__}")
-        check_token_stream("train_ids", train_ids)
-        max_len = getattr(model, "max_seq_len", None)
-        if max_len is not None and config.context_length > max_len:
-            raise ValueError(
-                f"context_length={config.context_length} is longer than the model's "
-                f"max_seq_len={max_len}; use --context-length {max_len} or less, or a longer model"
-            )
-        if len(train_ids) < config.context_length + 1:
-            raise ValueError(f"the training split has {len(train_ids):,} tokens; context_length="
-                             f"{config.context_length} needs at least {config.context_length + 1}")
+        check_training_data(model, train_ids, val_ids, config.context_length)
         self.config = config
+        self.context = context or DistributedContext(device=select_device(config.device))
+        self.device = self.context.device
         self.metadata = dict(metadata or {})
         self.checkpoint_path = checkpoint_path
         self.quiet = quiet
         if config.threads is not None:
             torch.set_num_threads(config.threads)
-        self.device = select_device(config.device)
-        self.model = model.to(self.device)
-        self.batches = TrainingBatches(train_ids, config, train_documents=train_documents,
-                                       eot_id=eot_id)
-        self.validation = validation_windows(val_ids, config.context_length,
-                                             min_windows=config.batch_size,
-                                             max_tokens=config.val_tokens)
-        # The final train loss is scored like the validation loss: fixed windows, same count.
-        self.train_probe = validation_windows(train_ids, config.context_length,
-                                              max_tokens=self.validation.num_tokens)
-        self.precision = TrainingPrecision(config.precision, self.device)
-        self.optimizer = build_adamw(model, learning_rate=config.learning_rate,
+        self.cpu_tuning = CpuTuning(config.cpu_tuning, self.device)
+        self.precision = TrainingPrecision(config.precision, self.device,
+                                           native_cpu_bf16=self.cpu_tuning.native_bf16)
+        self.cpu_tuning.prepare(model, self.precision.precision)
+        if hasattr(model, "check_inputs"):
+            model.check_inputs = False  # our batches are valid by construction
+        # Built once, in this order: FSDP2 turns parameters into sharded DTensors, so
+        # the optimizer must see the wrapped model; compile traces the wrapped forward.
+        self.model = wrap_model(model, self.context, fsdp=fsdp)
+        self.optimizer = build_adamw(self.model, learning_rate=config.learning_rate,
                                      weight_decay=config.weight_decay,
                                      betas=(config.beta1, config.beta2), device=self.device)
+        self.forward_model = torch.compile(self.model) if config.compile else self.model
+        # Evaluation runs the module itself: no DDP gradient hooks, no recompiles for
+        # other batch shapes (FSDP2 shards in place, so its model is the module).
+        self.eval_model = unwrap_model(self.model)
+        self.batches = TrainingBatches(train_ids, config, train_documents=train_documents,
+                                       eot_id=eot_id)
+        self.generator = self.context.batch_generator(config.seed)
+        self.tokens_per_step = config.tokens_per_step * self.context.world_size
+        self.validation, self.train_probe = evaluation_sets(
+            train_ids, val_ids, config, world_size=self.context.world_size)
         self.schedule = WarmupCosineSchedule(config.learning_rate, config.min_lr_ratio,
                                              config.warmup_steps, config.max_steps, config.max_time)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.tokens_per_step = config.tokens_per_step  # all ranks together (distributed_run.py)
-        # torch.compile traces the model on its first call; evaluation keeps the
-        # plain module (other batch shapes would trigger recompiles).
-        self.forward_model = torch.compile(model) if config.compile else model
-        # Only wall-clock-budgeted CPU runs adapt their thread count (see threads.py).
-        adapt = (self.device.type == "cpu" and config.max_time is not None
-                 and config.threads is None and torch.get_num_threads() > 1)
-        self.thread_guard = ThreadGuard(torch.get_num_threads()) if adapt else None
         self.step = 0
         self.elapsed = 0.0
         self.tokens_seen = 0
         self.initial_check: dict | None = None
-        self.history = {"train": [], "val": [], "lr": []}
-        # Sum and count of training losses since the last history record; part
-        # of the checkpoint, so a resumed run's records match an unbroken run's.
-        self._window = [0.0, 0]
+        self.history = {"train": [], "val": [], "lr": [], "grad_norm": []}
+        # Sums since the last history record (loss, pre-clip gradient norm) and their step
+        # count; in the checkpoint, so a resumed run's records match an unbroken run's.
+        self._window = [torch.zeros((), device=self.device),
+                        torch.zeros((), device=self.device), 0]
         self._last_lr = config.learning_rate
-        self._stop_requested = False
+        self._stop_requested = False  # this rank's wish (Ctrl-C)
+        self._stopping = False  # what all ranks agreed after the last step
+        self._clock_start = 0.0
         self._last_checkpoint_step: int | None = None
 
-    # ---- checkpoints -------------------------------------------------------------------
+    # ---- checkpoints: gathered to rank 0, restored on every rank -------------------------
 
     def state_dict(self) -> dict:
+        """Everything ``resume`` needs (a collective under torchrun: every rank calls it)."""
+        model_state, optimizer_state = full_state_dicts(self.model, self.optimizer)
         return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "precision": self.precision.state_dict(),
-            "step": self.step,
-            "elapsed": self.elapsed,
-            "tokens_seen": self.tokens_seen,
-            "rng": capture_rng_state(self.generator),
-            "config": self.config.to_dict(),
-            "metadata": self.metadata,
-            "initial_check": self.initial_check,
-            "history": self.history,
-            "loss_window": list(self._window),
+            "model": model_state, "optimizer": optimizer_state,
+            "precision": self.precision.state_dict(), "world_size": self.context.world_size,
+            "rng": self.context.gather_objects(capture_rng_state(self.generator)),
+            "step": self.step, "elapsed": self.elapsed, "tokens_seen": self.tokens_seen,
+            "config": self.config.to_dict(), "metadata": self.metadata,
+            "initial_check": self.initial_check, "history": self.history,
+            "loss_window": [float(self._window[0]), float(self._window[1]), self._window[2]],
             "last_lr": self._last_lr,
         }
 
+    def model_state_dict(self) -> dict:
+        """The whole model's weights, keyed as in the plain model (a collective under torchrun:
+        FSDP2 gathers the shards), for writing an artifact."""
+        return full_state_dicts(self.model, self.optimizer)[0]
+
     def save_checkpoint(self) -> None:
-        if self.checkpoint_path is not None:
-            save_checkpoint(self.checkpoint_path, self.state_dict())
-            self._last_checkpoint_step = self.step
+        if self.checkpoint_path is None:
+            return
+        state = self.state_dict()
+        if self.context.is_main:
+            save_checkpoint(self.checkpoint_path, state)
+        self._last_checkpoint_step = self.step
+        self.context.barrier()
 
     def resume(self, path: str | os.PathLike) -> None:
-        """Load a checkpoint of *this* run (same config and metadata) and continue from it."""
+        """Load a checkpoint of *this* run (same config, metadata and world size) and continue.
+
+        Every rank reads the file, keeps its shard and its own random streams.
+        """
         state = load_checkpoint(path)
+        if state["world_size"] != self.context.world_size:
+            raise ValueError(
+                f"{path} was written by a run with world size {state['world_size']} but this run "
+                f"has world size {self.context.world_size}; resume with --nproc "
+                f"{state['world_size']} (each rank continues its own saved window stream)")
         differences = describe_differences(run_identity(state["config"], state["metadata"]),
                                            run_identity(self.config.to_dict(), self.metadata))
         if differences:
             raise ValueError(f"cannot resume from {path}: it belongs to a different run ("
                              + "; ".join(differences) + ")")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_full_state_dicts(self.model, self.optimizer, state["model"], state["optimizer"])
         self.precision.load_state_dict(state["precision"])
-        restore_rng_state(state["rng"], self.generator)
+        restore_rng_state(state["rng"][self.context.rank], self.generator)
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.tokens_seen = state["tokens_seen"]
         self.initial_check, self.history = state["initial_check"], state["history"]
-        self._window, self._last_lr = list(state["loss_window"]), state["last_lr"]
+        loss_sum, norm_sum, steps = state["loss_window"]
+        self._window = [torch.tensor(loss_sum, device=self.device),
+                        torch.tensor(norm_sum, device=self.device), steps]
+        self._last_lr = state["last_lr"]
         self._last_checkpoint_step = self.step
 
     # ---- the loop ----------------------------------------------------------------------
@@ -198,7 +228,7 @@ class Trainer:
         """Step-0 check on the first validation windows; raise if the loss is far below log(V)."""
         x = self.validation.x[: self.config.batch_size].to(self.device)
         y = self.validation.y[: self.config.batch_size].to(self.device)
-        report = initial_loss_check(self.model, x, y)
+        report = initial_loss_check(self.eval_model, x, y)
         self.initial_check = {"loss": report.loss, "log_vocab": report.log_vocab,
                               "verdict": report.verdict}
         if report.verdict == "too_low" and not self.config.ignore_initial_loss_check:
@@ -210,138 +240,148 @@ class Trainer:
 
     def fit(self) -> TrainingResult:
         """Train until max_steps, max_time or Ctrl-C; evaluate at the end; return the result."""
-        progress = self._progress_reporter()
-        previous_handler = self._install_interrupt_handler()
+        config = self.config
+        progress = ProgressReporter(max_steps=config.max_steps, max_time=config.max_time,
+                                    quiet=self.quiet, start_step=self.step,
+                                    start_elapsed=self.elapsed, enabled=self.context.is_main)
         try:
-            with flush_denormals(self.device.type == "cpu"):
+            with stop_on_ctrl_c(self.request_stop), \
+                    self.cpu_tuning.running(max_time=config.max_time, threads=config.threads):
                 return self._fit(progress)
         finally:
             progress.close()
-            if self.thread_guard is not None:
-                self.thread_guard.restore()
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
 
-    def _progress_reporter(self) -> ProgressReporter:
-        return ProgressReporter(max_steps=self.config.max_steps, max_time=self.config.max_time,
-                                quiet=self.quiet, start_step=self.step, start_elapsed=self.elapsed)
-
-    def _any_rank(self, flag: bool) -> bool:
-        """``flag`` here; True on every rank if true on any in a distributed run."""
-        return flag
+    def request_stop(self) -> None:
+        """Stop after the current step, with a checkpoint, as Ctrl-C does (all ranks agree)."""
+        self._stop_requested = True
 
     def _fit(self, progress: ProgressReporter) -> TrainingResult:
         config = self.config
-        clock_start = time.perf_counter() - self.elapsed  # a resumed run keeps its clock
+        self._clock_start = time.perf_counter() - self.elapsed  # a resumed run keeps its clock
         if self.initial_check is None:
             progress.message(self.check_initial_loss().explain())
         else:
             progress.message(f"resuming at step {self.step} ({self.tokens_seen:,} tokens seen)")
-        self._timing = {"compute": 0.0, "sampling": 0.0, "evaluation": 0.0, "checkpoint": 0.0}
+        self._timing = LoopTiming()
         loop_start, start_step = time.perf_counter(), self.step
         last_val = None
-        while True:
-            self.elapsed = time.perf_counter() - clock_start
-            stopped = self._stop_reason()
-            if stopped is not None:
-                break
+        while (stopped := self._stop_reason()) is None:
             learning_rate = self.schedule.learning_rate(self.step, self.elapsed)
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate
             compute_start = time.perf_counter()
-            loss = self._train_step()
+            self._train_step()
             step_seconds = time.perf_counter() - compute_start
-            self._timing["compute"] += step_seconds
-            if self.thread_guard is not None:
-                self.thread_guard.record(step_seconds)
+            self._timing.add("compute", step_seconds)
+            self.cpu_tuning.record_step(step_seconds)
             self.step += 1
             self.tokens_seen += self.tokens_per_step
-            self._window[0] += loss
-            self._window[1] += 1
             self._last_lr = learning_rate
             rate = (self.step - start_step) * self.tokens_per_step / max(
                 time.perf_counter() - loop_start, 1e-9)
-            if self.step % config.log_interval == 0:
-                self._log_window()
-            progress.update(step=self.step, elapsed=time.perf_counter() - clock_start,
-                            train_loss=loss, val_loss=last_val, tokens_per_second=rate)
-            if self.step % config.eval_interval == 0 and self._stop_reason() is None:
-                last_val = self._timed("evaluation", self._evaluate_val)
-                progress.evaluation(step=self.step, elapsed=self.elapsed, train_loss=loss,
-                                    val_loss=last_val, tokens_per_second=rate)
+            evaluate_now = self.step % config.eval_interval == 0 and self._stop_reason() is None
+            logged = self.step % config.log_interval == 0 or evaluate_now
+            progress.update(step=self.step, elapsed=time.perf_counter() - self._clock_start,
+                            tokens_per_second=rate, val_loss=last_val,
+                            train_loss=self._log_window() if logged else None)
+            if evaluate_now:
+                last_val = self._timing.timed("evaluation", self._evaluate_val)
+                progress.evaluation(step=self.step, elapsed=self.elapsed, val_loss=last_val,
+                                    train_loss=self.history["train"][-1][1],
+                                    tokens_per_second=rate)
             if config.checkpoint_interval and self.step % config.checkpoint_interval == 0:
-                self._timed("checkpoint", self.save_checkpoint)
-        timing = self._timing_summary(time.perf_counter() - loop_start, self.step - start_step)
+                self._timing.timed("checkpoint", self.save_checkpoint)
+        timing = self._timing.summary(time.perf_counter() - loop_start, self.step - start_step,
+                                      self.tokens_per_step)
         progress.close()  # the bar ends with the training loop; final evaluation follows
-        if self.thread_guard is not None:  # the final evaluations keep the faster count
-            timing["thread_switches"] = self.thread_guard.switches
+        if self.cpu_tuning.thread_guard is not None:
+            timing["thread_switches"] = self.cpu_tuning.thread_guard.switches
         if stopped == "interrupted":
             self.save_checkpoint()
             progress.message(f"interrupted at step {self.step}; " + (
                 f"checkpoint saved to {self.checkpoint_path}" if self.checkpoint_path else
                 "no checkpoint_path was set, so nothing was saved"))
             return self._result(stopped, None, None, timing)
-        if self._window[1]:
+        if self._window[2]:
             self._log_window()  # the last, shorter window of a run that ended between logs
         final_val = self._evaluate_val()
-        final_train = self._score(self.model, self.train_probe)
+        final_train = self._score(self.train_probe)
         progress.evaluation(step=self.step, elapsed=self.elapsed, train_loss=final_train,
                             val_loss=final_val, tokens_per_second=timing["tokens_per_second"])
         self.save_checkpoint()
         return self._result(stopped, final_train, final_val, timing)
 
-    def _log_window(self) -> None:
-        """Record the mean training loss since the last record (and the learning rate)."""
-        self.history["train"].append((self.step, self._window[0] / self._window[1]))
-        self.history["lr"].append((self.step, self._last_lr))
-        self._window = [0.0, 0]
-
-    def _timed(self, name: str, action):
-        started = time.perf_counter()
-        try:
-            return action()
-        finally:
-            self._timing[name] += time.perf_counter() - started
-
-    def _train_step(self) -> float:
-        """One optimizer step (all micro-batches); returns the mean loss. Refuses NaN/inf."""
+    def _train_step(self) -> None:
+        """One optimizer step (all micro-batches). Refuses a non-finite loss or gradient."""
         config = self.config
-        total = 0.0
+        loss_sum = torch.zeros((), device=self.device)
         for i in range(config.grad_accum_steps):
-            x, y, packed = self._timed(
+            x, y, inputs = self._timing.timed(
                 "sampling", lambda: self.batches.draw(self.generator, self.device))
             # Under DDP/FSDP gradients are averaged across ranks on the last micro-step only.
             with gradient_sync(self.model, enabled=i == config.grad_accum_steps - 1):
                 loss = self.precision.loss(self.forward_model, x, y, fused=config.fused_loss,
-                                           **packed)
+                                           z_loss=config.z_loss, **inputs)
                 self.precision.backward(loss / config.grad_accum_steps)
-            total += float(loss.detach())
-        mean = total / config.grad_accum_steps
-        if self._any_rank(not math.isfinite(mean)):  # every rank stops, or none
+            loss_sum += loss.detach()
+        norm = self.precision.unscale_and_clip(self.optimizer, max_grad_norm=config.grad_clip)
+        mean_loss = loss_sum / config.grad_accum_steps
+        # fp16's scaler skips overflowed steps itself; any other inf/NaN is a diverged run.
+        broken = ~torch.isfinite(mean_loss)
+        if self.precision.scaler is None:
+            broken |= ~torch.isfinite(norm)
+        diverged, self._stopping, self.elapsed = self.context.agree_after_step(
+            diverged=broken, stop_requested=self._stop_requested,
+            elapsed=time.perf_counter() - self._clock_start)
+        if diverged:
             self.optimizer.zero_grad(set_to_none=True)
             kept = (f"the last good checkpoint (step {self._last_checkpoint_step}) is kept at "
                     f"{self.checkpoint_path}" if self._last_checkpoint_step is not None else
                     "no checkpoint had been written yet")
             raise TrainingDiverged(
-                f"the training loss became {mean} at step {self.step + 1}; stopped before it "
-                f"could change the weights, and {kept}. Try a lower learning_rate or grad_clip."
+                f"the training loss became {float(mean_loss)} (gradient norm {float(norm)}) at "
+                f"step {self.step + 1}; stopped before it could change the weights, and {kept}. "
+                f"Try a lower learning_rate or grad_clip."
             )
-        self.precision.step(self.optimizer, max_grad_norm=config.grad_clip)
+        self.precision.step(self.optimizer)
         self.optimizer.zero_grad(set_to_none=True)
-        return mean
+        self._window[0] += mean_loss
+        self._window[1] += norm.detach()
+        self._window[2] += 1
 
-    def _score(self, model: torch.nn.Module, windows) -> float:
-        """Mean loss of ``model`` on fixed windows, computed the way this run computes its loss."""
-        return evaluate(model, windows, batch_size=self.config.eval_batch_size, device=self.device,
-                        autocast=self.precision.autocast, fused=self.config.fused_loss)
+    def _log_window(self) -> float:
+        """Record the mean loss and gradient norm since the last record; return that loss.
+
+        The one place the training loss is read back from the device.
+        """
+        loss_sum, norm_sum, steps = self._window
+        loss = float(loss_sum) / steps
+        self.history["train"].append((self.step, loss))
+        self.history["grad_norm"].append((self.step, float(norm_sum) / steps))
+        self.history["lr"].append((self.step, self._last_lr))
+        self._window = [torch.zeros_like(loss_sum), torch.zeros_like(norm_sum), 0]
+        return loss
+
+    def _score(self, windows: ValidationSet) -> float:
+        """Mean loss on fixed windows: each rank scores its equal share, the means are averaged.
+
+        Under FSDP2 every rank must run the same number of forwards (each is a
+        collective), which the equal shares guarantee.
+        """
+        share = list(self.context.share_of(len(windows.x)))
+        local = evaluate(self.eval_model, ValidationSet(windows.x[share], windows.y[share]),
+                         batch_size=self.config.eval_batch_size, device=self.device,
+                         autocast=self.precision.autocast, fused=self.config.fused_loss)
+        return self.context.mean_across_ranks(local)
 
     def _evaluate_val(self) -> float:
-        loss = self._score(self.model, self.validation)
+        loss = self._score(self.validation)
         self.history["val"].append((self.step, loss))
         return loss
 
     def _stop_reason(self) -> str | None:
-        if self._stop_requested:
+        """Why the run ends now, from values every rank agreed on (so all stop together)."""
+        if self._stopping:
             return "interrupted"
         if self.config.max_steps is not None and self.step >= self.config.max_steps:
             return "max_steps"
@@ -349,40 +389,10 @@ class Trainer:
             return "max_time"
         return None
 
-    def _timing_summary(self, loop_seconds: float, steps_run: int) -> dict:
-        """Throughput, and the share of step time spent outside forward/backward/optimizer.
-
-        "Compute" is forward + backward + clipping + the AdamW step; everything
-        else in a step — drawing the batch, the schedule, logging, bookkeeping —
-        is overhead. Evaluation and checkpoint time are reported on their own.
-        """
-        timing = dict(self._timing)
-        compute = timing["compute"] - timing["sampling"]
-        step_seconds = loop_seconds - timing["evaluation"] - timing["checkpoint"]
-        timing.update(
-            loop=loop_seconds,
-            steps=steps_run,
-            tokens_per_second=steps_run * self.tokens_per_step / max(loop_seconds, 1e-9),
-            overhead_fraction=max(step_seconds - compute, 0.0) / max(step_seconds, 1e-9),
-        )
-        return timing
-
     def _result(self, stopped, final_train, final_val, timing) -> TrainingResult:
         return TrainingResult(
             steps=self.step, tokens_seen=self.tokens_seen, elapsed=self.elapsed, stopped=stopped,
             initial_check=dict(self.initial_check or {}), final_train_loss=final_train,
             final_val_loss=final_val, val_tokens=self.validation.num_tokens,
-            history=self.history, timing=timing,
+            skipped_steps=self.precision.skipped_steps, history=self.history, timing=timing,
         )
-
-    def _install_interrupt_handler(self):
-        """Ctrl-C asks the loop to stop after the current step; a second Ctrl-C aborts."""
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def request_stop(signum, frame):
-            if self._stop_requested:
-                raise KeyboardInterrupt
-            self._stop_requested = True
-
-        return signal.signal(signal.SIGINT, request_stop)
