@@ -11,12 +11,10 @@ bias, in fp32 on the CPU:
 * ``torch-materialised`` PyTorch's reference ``F.linear_cross_entropy`` (options=None);
 * ``torch-chunked``      PyTorch 2.13's ``F.linear_cross_entropy(...,
   options=LinearCrossEntropyOptions())``;
-* ``torch-chunked+ls``   the same with label_smoothing=0.1, which its chunked
-  path does not support: it warns, ignores ``options`` and materialises;
-* ``g2c``                ``g2c.pretraining.linear_cross_entropy`` with its defaults;
-* ``g2c+ls+z``           the same with label_smoothing=0.1 and z_loss=1e-4.
+* ``g2c``                ``g2c.nn.linear_cross_entropy`` with its defaults;
+* ``g2c+z``              the same with z_loss=1e-4.
 
-Memory is measured for all six, time for materialised, torch-chunked and g2c.
+Memory is measured for all five, time for materialised, torch-chunked and g2c.
 
 headline:  (N, d, V) = (8192, 768, 50304). Peak memory is measured in a fresh
            interpreter per variant: peak RSS (VmHWM) during the step minus the
@@ -43,8 +41,8 @@ from torch.nn import LinearCrossEntropyOptions
 from torch.nn import functional as F
 
 from g2c.nn import cross_entropy
-from g2c.pretraining import linear_cross_entropy
-from g2c.pretraining.linear_cross_entropy import PLAIN_PATH_MAX_LOGITS, default_chunk_size
+from g2c.nn import linear_cross_entropy
+from g2c.nn.linear_cross_entropy import PLAIN_PATH_MAX_LOGITS, default_chunk_size
 
 HEADLINE = (8192, 768, 50304)  # N = B·T positions, d, V
 VARIANTS = {
@@ -53,13 +51,8 @@ VARIANTS = {
     "torch-chunked": lambda h, w, b, t: F.linear_cross_entropy(
         h, w, t, linear_bias=b, options=LinearCrossEntropyOptions()
     ),
-    "torch-chunked+ls": lambda h, w, b, t: F.linear_cross_entropy(
-        h, w, t, linear_bias=b, label_smoothing=0.1, options=LinearCrossEntropyOptions()
-    ),
     "g2c": lambda h, w, b, t: linear_cross_entropy(h, w, t, bias=b),
-    "g2c+ls+z": lambda h, w, b, t: linear_cross_entropy(
-        h, w, t, bias=b, label_smoothing=0.1, z_loss=1e-4
-    ),
+    "g2c+z": lambda h, w, b, t: linear_cross_entropy(h, w, t, bias=b, z_loss=1e-4),
 }
 TIMED = ("materialised", "torch-chunked", "g2c")
 

@@ -30,7 +30,8 @@ from timing import best_time  # noqa: E402
 from g2c.pretraining import get_lm_batch  # noqa: E402
 from g2c.training.distributed import (  # noqa: E402
     DistributedContext,
-    distributed_session,
+    destroy_distributed,
+    init_distributed,
     rank_generator,
     wrap_model,
 )
@@ -69,7 +70,8 @@ def make_step(context: DistributedContext, wrapper: str | None):
 
 def measure_on_ranks() -> dict | None:
     """Best seconds per step of every setup; returned on rank 0 (None elsewhere)."""
-    with distributed_session(device="cpu") as context:
+    context = init_distributed(device="cpu")
+    try:
         steps = {name: make_step(context, wrapper) for name, _, _, wrapper in SETUPS}
         best = {name: float("inf") for name in steps}
         for _ in range(ROUNDS):
@@ -80,6 +82,8 @@ def measure_on_ranks() -> dict | None:
                     best[name] = min(best[name], seconds)
                 context.barrier()  # rank 1 waits (asleep) while rank 0 runs alone
         return best if context.is_main else None
+    finally:
+        destroy_distributed()
 
 
 def main() -> None:

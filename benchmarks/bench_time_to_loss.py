@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from g2c.training import Trainer, TrainingConfig  # noqa: E402
-from g2c.training.pretrain_run import prepare_track_corpus  # noqa: E402
-from g2c.training.tracks import get_track  # noqa: E402
-from g2c.transformer import TransformerLM  # noqa: E402
+from g2c.app.pretrain import prepare_track_corpus  # noqa: E402
+from g2c.app.tracks import get_track  # noqa: E402
+from g2c.transformer import ModelConfig, TransformerLM  # noqa: E402
 
 NANOGPT = dict(val_loss=1.886, seconds=75.8)
 
@@ -86,8 +87,7 @@ def run_product(corpus: str, budget: float, data_dir: Path, out: Path) -> dict:
         raise SystemExit(f"{' '.join(command)} failed:\n{completed.stderr}")
     manifest = json.loads((out / "manifest.json").read_text())
     model_config = manifest["model"]
-    arguments = {k: v for k, v in model_config.items() if k != "architecture"}
-    model = TransformerLM(**arguments)
+    model = ModelConfig.from_dict(model_config).build()
     return dict(name=f"g2c pretrain --max-time {budget:g}", val=manifest["final_val_loss"],
                 train=manifest["final_train_loss"], seconds=manifest["training_seconds"],
                 steps=manifest["steps"], tokens=manifest["tokens_seen"],
@@ -125,7 +125,7 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="g2c-time-to-loss-") as scratch:
         scratch = Path(scratch)
-        track = get_track("ShakespeareLM").with_overrides(corpus=corpus)
+        track = replace(get_track("ShakespeareLM"), corpus=corpus)
         prepared = prepare_track_corpus(track, scratch / "data", quiet=True)
         print(f"corpus {corpus}: {len(prepared.train):,} train / {len(prepared.val):,} val "
               f"tokens, V={prepared.vocab_size}; torch {torch.__version__}, "

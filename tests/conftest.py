@@ -10,12 +10,11 @@ def interrupt_after():
     def arm(trainer, steps: int) -> None:
         real_step = trainer._train_step
 
-        def step_then_maybe_stop():
-            loss = real_step()
-            if trainer.step + 1 == steps:
-                trainer._stop_requested = True  # what Ctrl-C sets
-            return loss
+        def stop_during_step_k():
+            if trainer.step + 1 == steps:  # step k is about to run
+                trainer.request_stop()  # what Ctrl-C does
+            real_step()
 
-        trainer._train_step = step_then_maybe_stop
+        trainer._train_step = stop_during_step_k
 
     return arm

@@ -1,6 +1,6 @@
 """Run by torchrun from tests/test_distributed_pretrain.py (not collected by pytest).
 
-Every rank trains a tiny model three ways with a DistributedTrainer:
+Every rank trains a tiny model three ways with the Trainer:
   A  6 steps without a break
   B  the same run, stopped after step 3 because rank 1 alone asked to stop
      (as after Ctrl-C): every rank must stop there and a checkpoint is written
@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from g2c.training import TrainingConfig
-from g2c.training.distributed import destroy_distributed, init_distributed, unwrap_model
-from g2c.training.distributed_run import DistributedTrainer
+from g2c.training import Trainer, TrainingConfig
+from g2c.training.distributed import destroy_distributed, init_distributed
 
 VOCAB, CONTEXT = 24, 16
 
@@ -35,8 +34,8 @@ def trainer(context, checkpoint, fsdp):
                             warmup_steps=2, max_steps=6, eval_interval=3, log_interval=1,
                             grad_accum_steps=2, device="cpu", precision="fp32")
     ids = stream()
-    return DistributedTrainer(model, ids[:3500], ids[3500:], config, context=context, fsdp=fsdp,
-                              checkpoint_path=checkpoint, quiet=True)
+    return Trainer(model, ids[:3500], ids[3500:], config, context=context, fsdp=fsdp,
+                   checkpoint_path=checkpoint, quiet=True)
 
 
 def main(out: Path, fsdp: bool) -> None:
@@ -47,33 +46,24 @@ def main(out: Path, fsdp: bool) -> None:
         b = trainer(context, out / "b.pt", fsdp)
         train_step = b._train_step
 
-        def stop_after_step_3_on_rank_1():
-            loss = train_step()
+        def stop_during_step_3_on_rank_1():
             if b.step == 2 and context.rank == 1:  # b.step counts completed steps
-                b._stop_requested = True
-            return loss
+                b.request_stop()  # what Ctrl-C does
+            train_step()
 
-        b._train_step = stop_after_step_3_on_rank_1
+        b._train_step = stop_during_step_3_on_rank_1
         result_b = b.fit()
         assert result_b.stopped == "interrupted" and result_b.steps == 3, result_b
         c = trainer(context, out / "b.pt", fsdp)
         c.resume(out / "b.pt")
         result_c = c.fit()
-        states = [full_weights(t) for t in (a, c)]
+        states = [t.model_state_dict() for t in (a, c)]
         if context.is_main:
             torch.save({"a": states[0], "c": states[1], "val": [result_a.final_val_loss,
                         result_c.final_val_loss], "tokens": [result_a.tokens_seen,
                         result_c.tokens_seen]}, out / "result.pt")
     finally:
         destroy_distributed()
-
-
-def full_weights(trainer):
-    from g2c.training.distributed import full_state_dicts
-
-    if trainer.fsdp:
-        return full_state_dicts(trainer.model, trainer.optimizer)[0]
-    return {k: v.detach().clone() for k, v in unwrap_model(trainer.model).state_dict().items()}
 
 
 if __name__ == "__main__":

@@ -53,6 +53,12 @@ def test_split_partitions_the_stream_in_order(n, fraction):
     assert np.shares_memory(train, ids) and np.shares_memory(val, ids)
 
 
+def test_split_rounds_the_cut_down():
+    # 10 tokens at 0.87: the cut is int(8.7) = 8, never round(8.7) = 9.
+    train, val = split_token_stream(np.arange(10), 0.87)
+    assert len(train) == 8 and val.tolist() == [8, 9]
+
+
 def test_memmap_streams_are_sampled_without_loading(tmp_path):
     path = tmp_path / "train.bin"
     np.arange(50_000, dtype=np.uint16).tofile(path)

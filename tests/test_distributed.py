@@ -1,4 +1,4 @@
-"""The distributed layer in one process: rank streams, batch plans, launcher, bad input.
+"""The distributed layer in one process: rank streams, launcher, bad input.
 
 Real multi-process behaviour (parity, failures) is in test_distributed_ranks.py.
 """
@@ -11,15 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from g2c.pretraining import get_lm_batch
-from g2c.training import distributed, launch
+from g2c.app import launch
+from g2c.training import distributed
 from g2c.training.distributed import (
     DistributedContext,
     check_fsdp_options,
-    check_resume_world_size,
     gradient_sync,
     init_distributed,
     launched_by_torchrun,
-    plan_global_batch,
     rank_generator,
     rank_seed,
     wrap_model,
@@ -71,26 +70,6 @@ def test_rank_generators_are_reproducible_and_draw_different_windows():
 def test_bad_seed_or_rank_is_refused(seed, rank):
     with pytest.raises(ValueError, match="non-negative int"):
         rank_seed(seed, rank)
-
-
-# ------------------------------------------------------------ batch plans
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.integers(1, 16), st.integers(1, 8), st.integers(1, 8))
-def test_global_batch_splits_into_micro_steps_per_rank(micro, accumulation, world):
-    plan = plan_global_batch(micro * accumulation * world, world, micro)
-    assert (plan.micro_batch_size, plan.accumulation_steps) == (micro, accumulation)
-    assert plan.global_batch_size == plan.micro_batch_size * plan.accumulation_steps * world
-
-
-def test_world_size_must_divide_the_global_batch():
-    with pytest.raises(ValueError, match=r"global batch size 10 is not divisible by world size 4"):
-        plan_global_batch(10, 4)
-    with pytest.raises(ValueError, match=r"16 windows per rank.*micro_batch_size=5"):
-        plan_global_batch(32, 2, 5)
-    with pytest.raises(TypeError, match="world_size"):
-        plan_global_batch(32, 2.0)
 
 
 def test_validation_shares_are_equal_or_refused():
@@ -164,21 +143,7 @@ def test_fsdp_needs_a_model_made_of_blocks():
         wrap_model(torch.nn.Linear(2, 2), DistributedContext(world_size=2), fsdp=True)
 
 
-def test_resume_with_another_world_size_names_both_sizes():
-    check_resume_world_size(2, 2)
-    with pytest.raises(ValueError, match=r"world size 2 .* world size 1; resume with --nproc 2"):
-        check_resume_world_size(2, 1)
-
-
 # ------------------------------------------------------------ launcher
-
-
-def test_torchrun_command_reruns_the_same_command_line():
-    command = launch.torchrun_command(2, ["pretrain", "--nproc", "2", "--max-steps", "5"])
-    assert command[1:] == [
-        "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "g2c", "pretrain", "--nproc", "2", "--max-steps", "5",
-    ]
 
 
 def test_nproc_beyond_the_machine_is_refused_with_the_count(monkeypatch):

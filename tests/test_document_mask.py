@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from g2c.pretraining import get_packed_batch, lm_cross_entropy, pack_documents
 from g2c.transformer import TransformerLM
-from g2c.transformer.document_mask import document_attention_mask, document_causal_mask
+from g2c.transformer.document_mask import document_causal_mask
 
 POSITION_KINDS = ["learned", "rotary"]
 
@@ -43,10 +43,7 @@ def test_mask_is_causal_and_same_document(rows):
                 assert bool(mask[b, 0, t, s]) == (s <= t and rows[b][s] == rows[b][t])
 
 
-def test_single_document_rows_use_the_plain_causal_path():
-    assert document_attention_mask(torch.zeros(2, 6, dtype=torch.long)) is None
-    assert document_attention_mask(torch.tensor([[0, 0, 0], [0, 0, 1]])) is not None
-    # ... and the mask it would build is exactly the causal one.
+def test_the_mask_of_single_document_rows_is_the_causal_mask():
     q, k, v = torch.randn(3, 2, 4, 6, 8).unbind(0)
     masked = F.scaled_dot_product_attention(
         q, k, v, attn_mask=document_causal_mask(torch.zeros(2, 6, dtype=torch.long))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from g2c.pretraining import lm_cross_entropy
-from g2c.pretraining.linear_cross_entropy import PLAIN_PATH_MAX_LOGITS
+from g2c.nn.linear_cross_entropy import PLAIN_PATH_MAX_LOGITS
 from g2c.training import Trainer, TrainingConfig
 from g2c.transformer import TransformerLM
 

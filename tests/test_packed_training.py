@@ -30,14 +30,15 @@ TRAIN_IDS, TRAIN_OFFSETS = document_stream(300, seed=0)
 VAL_IDS, _ = document_stream(40, seed=1)
 
 
-def make_trainer(tmp_path=None, *, documents=TRAIN_OFFSETS, eot_id=EOT, **overrides):
+def make_trainer(tmp_path=None, *, ids=TRAIN_IDS, documents=TRAIN_OFFSETS, eot_id=EOT,
+                 **overrides):
     torch.manual_seed(0)
     model = TransformerLM(VOCAB, 32, 2, 4, CONTEXT, positions="rotary")
     values = dict(batch_size=BATCH, context_length=CONTEXT, learning_rate=3e-3, warmup_steps=5,
                   max_steps=40, eval_interval=10, log_interval=5, device="cpu",
                   batch_mode="packed")
     values.update(overrides)
-    return Trainer(model, TRAIN_IDS, VAL_IDS, TrainingConfig(**values),
+    return Trainer(model, ids, VAL_IDS, TrainingConfig(**values),
                    train_documents=documents, eot_id=eot_id,
                    checkpoint_path=None if tmp_path is None else tmp_path / "checkpoint.pt",
                    metadata={"corpus": "counting-documents"}, quiet=True)
@@ -80,6 +81,40 @@ def test_the_model_sees_packed_rows_drawn_from_the_trainers_generator():
     assert any((kwargs["document_ids"].amax(dim=1) > 0).any() for _, kwargs in seen)
 
 
+def test_rows_of_single_documents_take_the_plain_causal_path():
+    # Two documents longer than a row: every packed row is one piece of one document.
+    long_ids = (np.arange(2000) % 23 + 1).astype(np.uint16)
+    single = make_trainer(ids=long_ids, documents=[0, 1000], eot_id=None)
+    x, _, inputs = single.batches.draw(single.generator, single.device)
+    assert "document_ids" not in inputs and inputs["position_ids"].shape == x.shape
+    mixed = make_trainer()  # short documents: rows hold several
+    assert "document_ids" in mixed.batches.draw(mixed.generator, mixed.device)[2]
+
+
+def test_documents_mode_trains_on_windows_that_never_cross_a_document():
+    # Documents of 20-40 tokens, all longer than a window (T + 1 = 17): no window may hold
+    # a separator anywhere but as its very last target.
+    rng = np.random.default_rng(3)
+    parts, offsets, start = [], [], 0
+    for length in rng.integers(20, 41, 150):
+        offsets.append(start)
+        parts += [1 + (rng.integers(0, 23) + np.arange(length)) % 23, [EOT]]
+        start += length + 1
+    ids = np.concatenate(parts[:-1]).astype(np.uint16)
+    trainer = make_trainer(ids=ids, documents=offsets, batch_mode="documents", max_steps=30)
+    seen = []
+    model = trainer.forward_model
+
+    def spy(x, **kwargs):
+        seen.append(x)
+        return model(x, **kwargs)
+
+    trainer.forward_model = spy
+    result = trainer.fit()
+    assert not any((x == EOT).any() for x in seen)
+    assert result.history["train"][-1][1] < 0.85 * result.initial_check["loss"]
+
+
 def test_eot_loss_false_leaves_end_of_document_targets_out():
     def first_targets(trainer):
         return trainer.batches.draw(trainer.generator, trainer.device)[1]
@@ -110,8 +145,8 @@ def test_resume_of_a_packed_run_is_bit_exact(tmp_path, interrupt_after):
 
 
 def test_bad_input_raises_a_clear_value_error():
-    with pytest.raises(ValueError, match=r"batch_mode must be one of 'windows', 'packed'; "
-                                         r"got 'pack'"):
+    with pytest.raises(ValueError, match=r"batch_mode must be one of 'windows', 'documents', "
+                                         r"'packed'; got 'pack'"):
         TrainingConfig(batch_mode="pack")
     with pytest.raises(ValueError, match="eot_loss=False only applies to batch_mode='packed'"):
         TrainingConfig(eot_loss=False)

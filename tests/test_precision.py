@@ -44,7 +44,8 @@ def train(precision: TrainingPrecision, steps: int) -> TransformerLM:
     for _ in range(steps):
         x, y = get_lm_batch(repetitive_stream(), 8, CONTEXT, generator=generator)
         precision.backward(precision.loss(model, x, y))
-        precision.step(optimizer, max_grad_norm=1.0)
+        precision.unscale_and_clip(optimizer, max_grad_norm=1.0)
+        precision.step(optimizer)
         optimizer.zero_grad(set_to_none=True)
     return model
 
@@ -89,7 +90,8 @@ def test_fp16_clips_the_unscaled_gradient_norm():
     for name in ("fp32", "fp16"):
         precision, model = TrainingPrecision(name), fresh_model()
         precision.backward(precision.loss(model, x, y))
-        norms[name] = precision.step(torch.optim.SGD(model.parameters(), lr=0.1), max_grad_norm=1e9)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        norms[name] = float(precision.unscale_and_clip(optimizer, max_grad_norm=1e9))
     assert precision.scaler.get_scale() > 1000  # the loss really was scaled up
     assert norms["fp16"] == pytest.approx(norms["fp32"], rel=1e-2)
 
@@ -118,13 +120,19 @@ def test_scaler_state_round_trips_for_resume():
 
 
 def test_precision_choices(monkeypatch):
-    assert resolve_precision("auto", "cpu") == "fp32"  # bf16 on CPUs is opt-in
+    assert resolve_precision("auto", "cpu") == "fp32"  # no native bf16: emulated is slower
+    assert resolve_precision("auto", "cpu", native_cpu_bf16=True) == "bf16"  # AMX, AVX512-BF16
     assert resolve_precision("bf16", "cpu") == "bf16"
     with pytest.raises(ValueError, match=r"one of .*'fp16'.*got 'half'"):
         resolve_precision("half", "cpu")
-    monkeypatch.setattr(precision_module.torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(precision_module.torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: True)
     assert resolve_precision("auto", "cuda") == "bf16"
-    monkeypatch.setattr(precision_module.torch.cuda, "is_bf16_supported", lambda: False)
+    monkeypatch.setattr(precision_module.torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: including_emulation)  # emulated only
     assert resolve_precision("auto", "cuda") == "fp32"
+    assert resolve_precision("bf16", "cuda") == "bf16"  # asked for: emulated is allowed
+    monkeypatch.setattr(precision_module.torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: False)
     with pytest.raises(ValueError, match=r"no bfloat16 support; use --precision fp16"):
         resolve_precision("bf16", "cuda")

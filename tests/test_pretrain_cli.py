@@ -6,7 +6,7 @@ import random
 import pytest
 
 from g2c.cli import main
-from g2c.training.artifact import load_artifact
+from g2c.app.artifact import load_artifact
 
 SPEAKERS = ["ROMEO", "JULIET", "NURSE", "FRIAR"]
 WORDS = "love night day sweet fair death heaven light moon stars thou art my dear".split()

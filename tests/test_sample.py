@@ -5,8 +5,8 @@ import torch
 
 from g2c.cli import main
 from g2c.tokenizer import CharTokenizer
-from g2c.training.artifact import load_artifact, model_config, write_artifact
-from g2c.transformer import TransformerLM, generate
+from g2c.app.artifact import load_artifact, write_model
+from g2c.transformer import ModelConfig, generate
 
 
 class Scripted(torch.nn.Module):
@@ -71,17 +71,17 @@ def test_bad_sampling_arguments_name_themselves():
 def artifact(tmp_path):
     tokenizer = CharTokenizer.train(["ROMEO: hello there\nJULIET: good night\n"])
     torch.manual_seed(0)
-    arguments = dict(embedding_dim=16, num_layers=1, num_heads=2, max_seq_len=32)
-    model = TransformerLM(tokenizer.vocab_size, **arguments)
-    config = model_config(tokenizer.vocab_size, arguments)
-    return write_artifact(tmp_path / "Tiny-1K", model=model, config=config, tokenizer=tokenizer,
-                          manifest={"name": "Tiny-1K"}), model
+    config = ModelConfig(tokenizer.vocab_size, embedding_dim=16, num_layers=1, num_heads=2,
+                         max_seq_len=32)
+    model = config.build()
+    return write_model(tmp_path / "Tiny-1K", model=model, config=config,
+                       tokenizer=tokenizer), model
 
 
 def test_artifact_round_trips_weights_and_tokenizer(artifact):
     directory, model = artifact
     loaded, tokenizer, manifest = load_artifact(directory)
-    assert manifest["name"] == "Tiny-1K" and manifest["format"] == "g2c-model"
+    assert manifest == {}  # a model written without a training run has no manifest
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor)
     assert tokenizer.decode(tokenizer.encode("ROMEO:")) == "ROMEO:"

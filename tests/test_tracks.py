@@ -1,11 +1,13 @@
 """Tracks: named presets with their corpus, tokenizer, model size and schedule."""
 
+from dataclasses import replace
+
 import pytest
 
 from g2c.cli import build_parser
-from g2c.training.artifact import build_model, model_config
-from g2c.training.pretrain_run import artifact_name, track_from_arguments
-from g2c.training.tracks import DEFAULT_TRACK, TRACKS, get_track, size_label
+from g2c.app.pretrain import artifact_name
+from g2c.app.tracks import DEFAULT_TRACK, TRACKS, get_track, size_label
+from g2c.commands.pretrain import track_from_arguments
 
 
 def test_the_three_tracks_exist_with_their_tokenizers():
@@ -21,10 +23,10 @@ def test_the_three_tracks_exist_with_their_tokenizers():
 def test_every_track_builds_and_its_size_grows_with_the_track(name):
     track = get_track(name)
     vocab = 66 if track.tokenizer == "char" else track.vocab_size
-    model = build_model(model_config(vocab, track.model))
+    model = replace(track.model, vocab_size=vocab).build()
     count = sum(p.numel() for p in model.parameters())
     assert artifact_name(track, count) == f"{name}-{size_label(count)}"
-    assert track.training.context_length <= track.model["max_seq_len"]
+    assert track.training.context_length <= track.model.max_seq_len
 
 
 def test_track_sizes_are_ordered():
@@ -32,8 +34,8 @@ def test_track_sizes_are_ordered():
     for name in TRACKS:
         track = get_track(name)
         vocab = 66 if track.tokenizer == "char" else track.vocab_size
-        counts.append(sum(p.numel() for p in build_model(model_config(vocab, track.model))
-                          .parameters()))
+        model = replace(track.model, vocab_size=vocab).build()
+        counts.append(sum(p.numel() for p in model.parameters()))
     assert counts == sorted(counts)
 
 

@@ -68,29 +68,28 @@ def test_restore_puts_the_thread_count_back(recorded_counts):
     assert recorded_counts[-1] == 2
 
 
-def test_only_time_budgeted_cpu_runs_adapt():
-    from g2c.training import Trainer, TrainingConfig
-    from g2c.transformer import TransformerLM
+def test_only_time_budgeted_cpu_runs_with_tuning_on_adapt():
+    from g2c.training.cpu_tuning import CpuTuning
 
-    ids = torch.randint(0, 16, (3000,))
-    model = TransformerLM(16, 16, 1, 2, 8)
-    timed = TrainingConfig(batch_size=2, context_length=8, max_steps=None, max_time=1.0,
-                           device="cpu")
-    stepped = TrainingConfig(batch_size=2, context_length=8, max_steps=5, device="cpu")
-    has_guard = Trainer(model, ids[:2500], ids[2500:], timed, quiet=True).thread_guard
-    assert (has_guard is not None) == (torch.get_num_threads() > 1)
-    assert Trainer(model, ids[:2500], ids[2500:], stepped, quiet=True).thread_guard is None
+    tuning = CpuTuning(True, torch.device("cpu"))
+    has_guard = tuning.thread_guard(max_time=1.0, threads=None) is not None
+    assert has_guard == (torch.get_num_threads() > 1)
+    assert tuning.thread_guard(max_time=None, threads=None) is None  # step-limited
+    assert tuning.thread_guard(max_time=1.0, threads=2) is None  # the user chose a count
+    off = CpuTuning(False, torch.device("cpu"))
+    assert off.thread_guard(max_time=1.0, threads=None) is None
+    assert not off.native_bf16 and not CpuTuning(True, torch.device("meta")).active
 
 
-def test_flush_denormals_zeroes_subnormals_inside_and_restores_after():
-    from g2c.training.denormals import flush_denormals
+def test_cpu_tuning_flushes_denormals_inside_and_restores_after():
+    from g2c.training.cpu_tuning import CpuTuning
 
     tiny = torch.tensor([1e-40], dtype=torch.float32)  # a float32 subnormal
     assert float(tiny * 1.0) != 0.0
-    with flush_denormals():
+    with CpuTuning(True, torch.device("cpu")).running():
         assert float(tiny * 1.0) == 0.0
     assert float(tiny * 1.0) != 0.0
-    with flush_denormals(enabled=False):
+    with CpuTuning(False, torch.device("cpu")).running():
         assert float(tiny * 1.0) != 0.0
 
 

@@ -58,6 +58,23 @@ def test_rotary_scores_depend_only_on_the_offset():
     torch.testing.assert_close(rotary(q).norm(dim=-1), q.norm(dim=-1))  # rotations keep length
 
 
+@pytest.mark.parametrize("positions_from", [0, 5])
+def test_rotary_model_sees_only_relative_positions(positions_from):
+    # Rotary turns queries *and* keys, so shifting every position by the same amount
+    # leaves all attention scores, and so the logits, unchanged. (Turning only the
+    # queries would make the scores depend on absolute positions.)
+    model = _model(**MODERN).eval()
+    x = torch.randint(0, 50, (2, 12), generator=torch.Generator().manual_seed(4))
+    positions = torch.arange(12).expand(2, 12)
+    with torch.no_grad():
+        plain = model(x)
+        shifted = model(x, position_ids=positions + positions_from)
+    torch.testing.assert_close(shifted, plain, atol=1e-5, rtol=1e-5)
+    moved = torch.cat([positions[:, :6], positions[:, 6:] + 3], dim=1)  # not a uniform shift
+    with torch.no_grad():
+        assert not torch.allclose(model(x, position_ids=moved), plain, atol=1e-4)
+
+
 def test_explicit_attention_matches_pytorch_sdpa():
     q, k, v = (torch.randn(2, 3, 17, 8) for _ in range(3))
     torch.testing.assert_close(explicit_causal_attention(q, k, v),
@@ -65,8 +82,10 @@ def test_explicit_attention_matches_pytorch_sdpa():
                                atol=1e-5, rtol=1e-5)
 
 
-def test_bf16_forward_on_cpu_matches_fp32():
+@pytest.mark.parametrize("explicit", [False, True], ids=["sdpa", "explicit"])
+def test_bf16_forward_on_cpu_matches_fp32(explicit):
     model = _model(**MODERN)
+    model.set_cpu_bf16_attention(explicit)
     x = torch.randint(0, 50, (4, 16))
     with torch.no_grad():
         exact = model(x)

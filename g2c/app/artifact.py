@@ -1,11 +1,13 @@
 """A trained model as a folder a person can use: ``artifacts/models/<Track>-<size>/``.
 
     weights.safetensors   the parameters (safetensors: tensors only, nothing executable)
-    config.json           how to rebuild the model: TransformerLM arguments
+    config.json           how to rebuild the model: ``{"architecture": "TransformerLM",
+                          **ModelConfig}``
     tokenizer.json        how to turn text into ids and back
-    manifest.json         the run: corpus manifest, training config, tokens seen,
-                          wall time, final_train_loss / final_val_loss, step-0 loss
-                          vs log(V), device, library versions, the loss history
+    manifest.json         the run (:class:`ArtifactManifest`): corpus manifest, training
+                          config, tokens seen, wall time, final_train_loss /
+                          final_val_loss, step-0 loss vs log(V), device, precision,
+                          library versions, the loss history
     loss.png              train/val curves with the dashed log(V) line
     samples.txt           a few generations
     checkpoint.pt         the full training state (for --resume)
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -26,27 +29,50 @@ from g2c.atomic_files import atomic_write_bytes, atomic_write_text
 from g2c.tokenizer import BaseTokenizer, load_tokenizer
 from g2c.training.checkpoint import load_checkpoint
 from g2c.training.config import run_identity
-from g2c.transformer import TransformerLM
+from g2c.transformer import ModelConfig, TransformerLM
+from g2c.transformer.config import ARCHITECTURE
 
 ARTIFACT_FORMAT = "g2c-model"
-MODEL_ARCHITECTURE = "TransformerLM"
 CHECKPOINT_NAME = "checkpoint.pt"
-RUN_FILES = ("manifest.json", CHECKPOINT_NAME)
 
 
-def model_config(vocab_size: int, model_arguments: dict) -> dict:
-    """config.json's content: the architecture name and every constructor argument."""
-    return {"architecture": MODEL_ARCHITECTURE, "vocab_size": vocab_size, **model_arguments}
+@dataclass(frozen=True)
+class ArtifactManifest:
+    """manifest.json: what was trained, on what, how, and how well (losses in nats per token)."""
+
+    name: str
+    track: str
+    parameters: int
+    final_val_loss: float
+    final_train_loss: float
+    val_tokens: int
+    initial_check: dict  # step-0 loss, log(V), verdict
+    steps: int
+    tokens_seen: int
+    stopped: str  # "max_steps" or "max_time"
+    skipped_steps: int  # fp16 steps the loss scaler skipped
+    training_seconds: float
+    wall_seconds: float  # including preparing the corpus, evaluation and writing
+    timing: dict
+    device: str
+    precision: str  # the resolved one: "fp32", "bf16" or "fp16"
+    cpu_native_bf16: bool | None  # on a CPU run: does it multiply bf16 natively?
+    world_size: int
+    fsdp: bool
+    threads: int
+    run: dict  # run_identity(training, metadata): what --resume and --overwrite compare
+    training: dict  # TrainingConfig
+    model: dict  # ModelConfig
+    corpus: dict  # the prepared corpus's manifest
+    packing: dict | None  # the PackingPlan summary in packed mode
+    versions: dict
+    history: dict
+    format: str = ARTIFACT_FORMAT
 
 
-def build_model(config: dict) -> TransformerLM:
-    """A fresh TransformerLM from :func:`model_config` output."""
-    arguments = dict(config)
-    architecture = arguments.pop("architecture", None)
-    if architecture != MODEL_ARCHITECTURE:
-        raise ValueError(f"config.json describes a {architecture!r}; g2c builds "
-                         f"{MODEL_ARCHITECTURE!r} models only")
-    return TransformerLM(**arguments)
+def model_config_json(config: ModelConfig) -> dict:
+    """config.json's content: the architecture name and every ModelConfig field."""
+    return {"architecture": ARCHITECTURE, **config.to_dict()}
 
 
 def write_json(path: str | os.PathLike, value: dict) -> None:
@@ -62,16 +88,19 @@ def save_weights(path: str | os.PathLike, model: torch.nn.Module) -> None:
     atomic_write_bytes(path, save(tensors, metadata={"format": ARTIFACT_FORMAT}))
 
 
-def write_artifact(directory: str | os.PathLike, *, model: torch.nn.Module, config: dict,
-                   tokenizer: BaseTokenizer, manifest: dict) -> Path:
-    """Write weights, config, tokenizer and manifest into ``directory`` (plots/samples apart)."""
+def write_model(directory: str | os.PathLike, *, model: torch.nn.Module, config: ModelConfig,
+                tokenizer: BaseTokenizer) -> Path:
+    """Write what ``load_artifact`` needs — weights, config, tokenizer — into ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     save_weights(directory / "weights.safetensors", model)
-    write_json(directory / "config.json", config)
+    write_json(directory / "config.json", model_config_json(config))
     tokenizer.save(directory / "tokenizer.json")
-    write_json(directory / "manifest.json", {"format": ARTIFACT_FORMAT, **manifest})
     return directory
+
+
+def write_manifest(directory: str | os.PathLike, manifest: ArtifactManifest) -> None:
+    write_json(Path(directory) / "manifest.json", asdict(manifest))
 
 
 def resolve_artifact(name_or_path: str | os.PathLike, root: str | os.PathLike) -> Path:
@@ -96,8 +125,8 @@ def load_artifact(directory: str | os.PathLike) -> tuple[TransformerLM, BaseToke
         if not (directory / name).is_file():
             raise FileNotFoundError(f"{directory} is not a complete model artifact: {name} is "
                                     f"missing")
-    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    model = build_model(config)
+    config = ModelConfig.from_dict(json.loads((directory / "config.json").read_text("utf-8")))
+    model = config.build()
     model.load_state_dict(load_file(directory / "weights.safetensors"))
     tokenizer = load_tokenizer(directory / "tokenizer.json")
     if tokenizer.vocab_size != model.vocab_size:

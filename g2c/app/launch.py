@@ -93,24 +93,3 @@ def without_nproc(argv: list[str]) -> list[str]:
         elif not arg.startswith("--nproc="):
             kept.append(arg)
     return kept
-
-
-def add_launch_arguments(parser) -> None:
-    """The scale-out flags of ``g2c pretrain``: --nproc, --fsdp, --dist-timeout."""
-    from g2c.training.distributed import DEFAULT_TIMEOUT_SECONDS
-
-    parser.add_argument(
-        "--nproc", type=int, default=None, metavar="N",
-        help="train on N processes on this machine (launches torchrun; at most one per "
-             "CPU core or GPU). Each draws its own windows: the global batch is N times larger",
-    )
-    parser.add_argument(
-        "--fsdp", action="store_true",
-        help="shard parameters, gradients and optimizer state across processes with FSDP2 "
-             "instead of replicating them with DDP (needs 2+ processes)",
-    )
-    parser.add_argument(
-        "--dist-timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
-        help="a collective waiting longer than this (a hung rank) ends the run "
-             f"(default {DEFAULT_TIMEOUT_SECONDS:g})",
-    )

@@ -2,8 +2,10 @@
 
     run_pretraining(get_track("ShakespeareLM"))    what ``g2c pretrain`` does
 
-1. prepare the corpus (``g2c.corpora.prepare_corpus``; reused when unchanged)
-2. build the model from the track and count its parameters -> the artifact name
+1. prepare the corpus (``g2c.corpora.prepare_corpus``; reused when unchanged;
+   under torchrun rank 0 prepares while the others wait, then they reuse it)
+2. build the model from the track's ModelConfig and count its parameters ->
+   the artifact name
 3. refuse an output directory that holds a *different* run (or an unfinished
    one) unless asked to ``overwrite`` or ``resume``
 4. train (``Trainer.fit``): step-0 check, progress, evaluations, checkpoints
@@ -24,51 +26,26 @@ import numpy as np
 import torch
 
 import g2c
-from g2c.atomic_files import atomic_write_text
-from g2c.training.artifact import (
+from g2c.app.artifact import (
     CHECKPOINT_NAME,
-    build_model,
+    ArtifactManifest,
     existing_run,
-    model_config,
-    write_artifact,
+    write_manifest,
+    write_model,
 )
+from g2c.app.plot import plot_losses
+from g2c.app.tracks import Track, get_track, size_label
+from g2c.atomic_files import atomic_write_text
+from g2c.training import Trainer
 from g2c.training.config import describe_differences, run_identity
-from g2c.training.plot import plot_losses
-from g2c.training.threads import single_thread
-from g2c.training.tracks import Track, get_track, size_label
+from g2c.training.cpu_tuning import native_cpu_bf16
 from g2c.training.distributed import DistributedContext
-from g2c.training.distributed_run import (
-    check_checkpoint_world_size,
-    exported_model,
-    make_trainer,
-    prepare_rank0_first,
-)
+from g2c.training.threads import single_thread
 from g2c.transformer import generate
 
 SAMPLE_COUNT = 3
 SAMPLE_TOKENS = {"char": 400, "bpe": 150}
 SAMPLE_TEMPERATURE = 0.8
-
-
-def track_from_arguments(args) -> Track:
-    """The named track with the command line's overrides applied."""
-    track = get_track(args.track)
-    max_steps, max_time = args.max_steps, args.max_time
-    if (max_steps is None) != (max_time is None):
-        # One limit given: it replaces the preset's limits rather than adding to them.
-        limits = {"max_steps": max_steps, "max_time": max_time}
-    else:
-        limits = {"max_steps": max_steps or track.training.max_steps,
-                  "max_time": max_time or track.training.max_time}
-    track = track.with_overrides(
-        corpus=args.corpus, vocab_size=args.vocab_size, batch_size=args.batch_size,
-        context_length=args.context_length, learning_rate=args.learning_rate,
-        grad_accum_steps=args.grad_accum_steps, eval_interval=args.eval_interval,
-        seed=args.seed, threads=args.threads, precision=args.precision, compile=args.compile,
-        fused_loss=args.fused_loss, batch_mode=args.batch_mode,
-        device=args.device, ignore_initial_loss_check=args.ignore_initial_loss_check or None,
-    )
-    return replace(track, training=replace(track.training, **limits))
 
 
 def corpus_label(source: str) -> str:
@@ -126,77 +103,92 @@ def check_output_directory(out: Path, identity: dict, *, resume, overwrite: bool
             f"--overwrite to replace it, or choose another --out")
 
 
+def prepare_rank0_first(context: DistributedContext, prepare, *, quiet: bool):
+    """Rank 0 prepares (or reuses) the corpus while the others wait, then they reuse it:
+    N processes writing one folder at once would race."""
+    if context.is_main:
+        prepared = prepare(quiet=quiet)
+    context.barrier()
+    if not context.is_main:
+        prepared = prepare(quiet=True)
+    return prepared
+
+
 def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = False,
                     data_dir="data", artifacts_root="artifacts/models", quiet: bool = False,
                     context: DistributedContext | None = None, fsdp: bool = False) -> int:
     """Train ``track`` and write its artifact; returns a process exit code (130 if interrupted).
 
-    Under torchrun every rank calls this with its ``context``; only rank 0
-    prints and writes files (see ``g2c.training.distributed_run``).
+    Under torchrun every rank calls this with its ``context``
+    (``g2c.training.distributed.init_distributed``); only rank 0 prints and
+    writes files.
     """
     wall_start = time.perf_counter()
-    context = context or DistributedContext()
     prepared = prepare_rank0_first(
-        context, lambda quiet: prepare_track_corpus(track, data_dir, quiet=quiet), quiet=quiet)
-    config_dict = model_config(prepared.vocab_size, track.model)
+        context or DistributedContext(),
+        lambda quiet: prepare_track_corpus(track, data_dir, quiet=quiet), quiet=quiet)
+    model_config = replace(track.model, vocab_size=prepared.vocab_size)
     torch.manual_seed(track.training.seed)
-    model = build_model(config_dict)
+    model = model_config.build()
     num_parameters = sum(p.numel() for p in model.parameters())
     name = artifact_name(track, num_parameters)
     out = Path(out) if out is not None else Path(artifacts_root) / name
     manifest = prepared.manifest
     metadata = {
         "track": track.name,
-        "model": config_dict,
+        "model": model_config.to_dict(),
         "corpus": {"recipe": manifest["recipe"], "tokenizer_sha256": manifest["tokenizer"]["sha256"],
                    "train_sha256": manifest["splits"]["train"]["sha256"],
                    "val_sha256": manifest["splits"]["val"]["sha256"]},
     }
     check_output_directory(out, run_identity(track.training.to_dict(), metadata),
                            resume=resume, overwrite=overwrite)
-    trainer = make_trainer(context, fsdp, model, prepared.train, prepared.val, track.training,
-                           train_documents=prepared.train_doc_offsets, eot_id=prepared.eot_id,
-                           checkpoint_path=out / CHECKPOINT_NAME, metadata=metadata, quiet=quiet)
-    packing = trainer.batches.packing  # the PackingPlan, or None for random windows
+    trainer = Trainer(model, prepared.train, prepared.val, track.training, context=context,
+                      fsdp=fsdp, train_documents=prepared.train_doc_offsets,
+                      eot_id=prepared.eot_id, checkpoint_path=out / CHECKPOINT_NAME,
+                      metadata=metadata, quiet=quiet)
+    context = trainer.context
+    packing = trainer.batches.packing  # the PackingPlan, or None for windows
     if resume:
-        checkpoint = out / CHECKPOINT_NAME if resume is True else resume
-        check_checkpoint_world_size(checkpoint, context.world_size)
-        trainer.resume(checkpoint)
+        trainer.resume(out / CHECKPOINT_NAME if resume is True else resume)
     say = _say if context.is_main else _silent
     say(f"{name}: {num_parameters:,} parameters | {prepared.tokenizer.kind} V={prepared.vocab_size}"
-         f" | corpus {manifest['corpus']['name']}: {len(prepared.train):,} train / "
-         f"{len(prepared.val):,} val tokens | validation set: {len(trainer.validation.x)} fixed "
-         f"windows x {track.training.context_length} = {trainer.validation.num_tokens:,} tokens | "
-         f"{trainer.device.type}, {trainer.precision.precision}, {torch.get_num_threads()} threads"
+        f" | corpus {manifest['corpus']['name']}: {len(prepared.train):,} train / "
+        f"{len(prepared.val):,} val tokens | validation set: {len(trainer.validation.x)} fixed "
+        f"windows x {track.training.context_length} = {trainer.validation.num_tokens:,} tokens | "
+        f"{trainer.device.type}, {trainer.precision.precision}, {torch.get_num_threads()} threads"
         + ("" if packing is None else f" | packed: {packing.num_rows:,} rows, "
            f"{packing.padding_fraction:.1%} padding"))
     result = trainer.fit()
     if result.stopped == "interrupted":
         say(f"to continue: add --resume to the same g2c pretrain command (the output is {out})")
         return 130
-    trained = exported_model(trainer, lambda: build_model(config_dict))  # collective
+    weights = trainer.model_state_dict()  # a collective: every rank takes part
     if not context.is_main:
         return 0
+    trained = model_config.build()
+    trained.load_state_dict(weights)
     samples = _samples(trained, prepared.tokenizer, track.training.seed)
     timing = {key: round(value, 6) if isinstance(value, float) else value
               for key, value in result.timing.items()}
-    write_artifact(out, model=trained, config=config_dict, tokenizer=prepared.tokenizer,
-                   manifest={
-        "name": name, "track": track.name, "parameters": num_parameters,
-        "final_val_loss": result.final_val_loss, "final_train_loss": result.final_train_loss,
-        "val_tokens": result.val_tokens, "initial_check": result.initial_check,
-        "steps": result.steps, "tokens_seen": result.tokens_seen, "stopped": result.stopped,
-        "training_seconds": round(result.elapsed, 3),
-        "wall_seconds": round(time.perf_counter() - wall_start, 3), "timing": timing,
-        "device": str(trainer.device), "precision": trainer.precision.precision,
-        "world_size": context.world_size, "fsdp": fsdp,
-        "threads": torch.get_num_threads(), "run": run_identity(track.training.to_dict(), metadata),
-        "training": track.training.to_dict(), "model": config_dict, "corpus": manifest,
-        "packing": None if packing is None else packing.summary(),
-        "versions": {"g2c": g2c.__version__, "torch": torch.__version__, "numpy": np.__version__,
-                     "python": platform.python_version()},
-        "history": result.history,
-    })
+    write_model(out, model=trained, config=model_config, tokenizer=prepared.tokenizer)
+    write_manifest(out, ArtifactManifest(
+        name=name, track=track.name, parameters=num_parameters,
+        final_val_loss=result.final_val_loss, final_train_loss=result.final_train_loss,
+        val_tokens=result.val_tokens, initial_check=result.initial_check, steps=result.steps,
+        tokens_seen=result.tokens_seen, stopped=result.stopped,
+        skipped_steps=result.skipped_steps, training_seconds=round(result.elapsed, 3),
+        wall_seconds=round(time.perf_counter() - wall_start, 3), timing=timing,
+        device=str(trainer.device), precision=trainer.precision.precision,
+        cpu_native_bf16=native_cpu_bf16() if trainer.device.type == "cpu" else None,
+        world_size=context.world_size, fsdp=fsdp, threads=torch.get_num_threads(),
+        run=run_identity(track.training.to_dict(), metadata),
+        training=track.training.to_dict(), model=model_config.to_dict(), corpus=manifest,
+        packing=None if packing is None else packing.summary(),
+        versions={"g2c": g2c.__version__, "torch": torch.__version__, "numpy": np.__version__,
+                  "python": platform.python_version()},
+        history=result.history,
+    ))
     plot_losses(out / "loss.png", result.history, result.initial_check["log_vocab"],
                 title=f"{name} on {manifest['corpus']['name']}")
     atomic_write_text(out / "samples.txt", samples)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from g2c.training.config import TrainingConfig
+from g2c.transformer import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -26,19 +27,8 @@ class Track:
     corpus: str  # a SOURCE, as ``g2c prepare --corpus`` reads it
     tokenizer: str  # "char" or "bpe"
     vocab_size: int | None  # BPE vocabulary (None for char: the corpus alphabet decides)
-    model: dict  # TransformerLM arguments except vocab_size
+    model: ModelConfig  # vocab_size None: the prepared corpus's tokenizer decides it
     training: TrainingConfig
-
-    def with_overrides(self, *, corpus=None, vocab_size=None, model=None, **training) -> Track:
-        """A copy with some fields replaced (None leaves a field as it is)."""
-        changes = {key: value for key, value in training.items() if value is not None}
-        return replace(
-            self,
-            corpus=self.corpus if corpus is None else corpus,
-            vocab_size=self.vocab_size if vocab_size is None else vocab_size,
-            model={**self.model, **(model or {})},
-            training=replace(self.training, **changes),
-        )
 
 
 def size_label(num_parameters: int) -> str:
@@ -49,6 +39,19 @@ def size_label(num_parameters: int) -> str:
     if millions < 10:
         return f"{millions:.1f}M"
     return f"{round(millions)}M" if millions < 1000 else f"{millions / 1000:.1f}B"
+
+
+# The modern block of the larger tracks: rotary positions, gated MLP, RMSNorm, no biases.
+MODERN = ModelConfig(positions="rotary", mlp="swiglu", norm="rms", bias=False)
+
+
+def _bpe_track(name: str, description: str, corpus: str, vocab_size: int, *, width: int,
+               layers: int, heads: int, context: int, **training) -> Track:
+    """A BPE track on the modern block, trained at its full context (checkpoints every 1000)."""
+    model = replace(MODERN, embedding_dim=width, num_layers=layers, num_heads=heads,
+                    max_seq_len=context)
+    return Track(name, description, corpus, "bpe", vocab_size, model,
+                 TrainingConfig(context_length=context, checkpoint_interval=1000, **training))
 
 
 TRACKS: dict[str, Track] = {
@@ -62,44 +65,25 @@ TRACKS: dict[str, Track] = {
             vocab_size=None,
             # Two layers: in a 15-76 s budget on a CPU a shallow, fast model sees
             # more text and wins (docs/benchmarks.md, "Time to loss").
-            model=dict(embedding_dim=128, num_layers=2, num_heads=4, max_seq_len=128,
-                       hidden_dim=344, positions="rotary", mlp="swiglu", norm="layer",
-                       bias=False),
+            model=ModelConfig(embedding_dim=128, num_layers=2, num_heads=4, max_seq_len=128,
+                              hidden_dim=344, positions="rotary", mlp="swiglu", norm="layer",
+                              bias=False),
             training=TrainingConfig(
                 batch_size=16, context_length=128, learning_rate=4e-3, min_lr_ratio=0.05,
                 warmup_steps=40, weight_decay=0.1, beta2=0.99, grad_clip=1.0,
                 max_steps=None, max_time=150.0, eval_interval=1000, val_tokens=131_072,
-                eval_batch_size=64, checkpoint_interval=1000, precision="bf16",
+                eval_batch_size=64, checkpoint_interval=1000,
             ),
         ),
-        Track(
-            name="StoryLM",
-            description="BPE 4096; TinyStories-style children's stories",
-            corpus="hf:roneneldan/TinyStories",
-            tokenizer="bpe",
-            vocab_size=4096,
-            model=dict(embedding_dim=256, num_layers=6, num_heads=8, max_seq_len=256,
-                       positions="rotary", mlp="swiglu", norm="rms", bias=False),
-            training=TrainingConfig(
-                batch_size=32, context_length=256, learning_rate=2e-3, min_lr_ratio=0.1,
-                warmup_steps=200, weight_decay=0.1, max_steps=5000, eval_interval=500,
-                val_tokens=262_144, checkpoint_interval=1000,
-            ),
-        ),
-        Track(
-            name="TinyLLM",
-            description="BPE 8192; a mixture of stories and plays",
-            corpus="hf:roneneldan/TinyStories=0.7,shakespeare=0.3",
-            tokenizer="bpe",
-            vocab_size=8192,
-            model=dict(embedding_dim=384, num_layers=8, num_heads=6, max_seq_len=512,
-                       positions="rotary", mlp="swiglu", norm="rms", bias=False),
-            training=TrainingConfig(
-                batch_size=16, grad_accum_steps=4, context_length=512, learning_rate=1e-3,
-                min_lr_ratio=0.1, warmup_steps=500, weight_decay=0.1, max_steps=20000,
-                eval_interval=1000, val_tokens=524_288, checkpoint_interval=1000,
-            ),
-        ),
+        _bpe_track("StoryLM", "BPE 4096; TinyStories-style children's stories",
+                   "hf:roneneldan/TinyStories", 4096, width=256, layers=6, heads=8, context=256,
+                   batch_size=32, learning_rate=2e-3, warmup_steps=200, max_steps=5000,
+                   eval_interval=500, val_tokens=262_144),
+        # 16 windows x 4 accumulation steps = 64 windows of 512 tokens per update.
+        _bpe_track("TinyLLM", "BPE 8192; a mixture of stories and plays",
+                   "hf:roneneldan/TinyStories=0.7,shakespeare=0.3", 8192, width=384, layers=8,
+                   heads=6, context=512, batch_size=16, grad_accum_steps=4, warmup_steps=500,
+                   max_steps=20000, eval_interval=1000, val_tokens=524_288),
     )
 }
 

@@ -8,11 +8,9 @@
     g2c pretrain --batch-mode packed               rows of whole documents instead of random windows
     g2c pretrain --nproc 2 [--fsdp]                2 processes under torchrun (docs/scaling.md)
 
-The steps: prepare the corpus (reused when already prepared), build the
-model, train with the step-0 log(V) check and a progress bar, then write
-``artifacts/models/<Track>-<size>/`` (see ``g2c.training.artifact``). A thin
-shell over :class:`g2c.training.Trainer`; the recipe lives in
-``g2c.training.tracks``.
+A thin shell over :func:`g2c.app.pretrain.run_pretraining`: this file turns
+flags into a :class:`~g2c.app.tracks.Track` (the preset, with overrides) and
+starts torchrun for ``--nproc``; the recipes live in ``g2c.app.tracks``.
 """
 
 from __future__ import annotations
@@ -20,16 +18,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
+from g2c.app.tracks import DEFAULT_TRACK, TRACKS, Track, get_track
 from g2c.training.config import BATCH_MODES
-from g2c.training.tracks import DEFAULT_TRACK, TRACKS
+from g2c.training.distributed import DEFAULT_TIMEOUT_SECONDS
 
 ARTIFACTS_ROOT = "artifacts/models"
+# Flags that override a TrainingConfig field of the track, by field name.
+TRAINING_FLAGS = ("batch_size", "context_length", "learning_rate", "grad_accum_steps",
+                  "eval_interval", "seed", "threads", "precision", "compile", "cpu_tuning",
+                  "fused_loss", "z_loss", "batch_mode", "device")
 
 
 def add_parser(subparsers) -> None:
-    from g2c.training.launch import add_launch_arguments
-
     parser = subparsers.add_parser(
         "pretrain", help="train a language model on a named track and save it as an artifact",
         description="Train a named track (a preset corpus, tokenizer, model and schedule); any "
@@ -61,31 +63,67 @@ def add_parser(subparsers) -> None:
     training.add_argument("--seed", type=int)
     training.add_argument("--threads", type=int, help="CPU threads for PyTorch")
     training.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
-                          help="compute dtype (auto: bf16 on CUDA, fp32 on CPU)")
+                          help="compute dtype (auto: bf16 where the hardware multiplies bf16 "
+                               "natively — CUDA GPUs with bf16, CPUs with AMX or AVX512-BF16 — "
+                               "else fp32)")
     training.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                           help="wrap the model in torch.compile")
+    training.add_argument("--cpu-tuning", action=argparse.BooleanOptionalAction, default=None,
+                          help="the CPU speed policy (default on): bf16 for auto precision on "
+                               "CPUs with native bf16, explicit bf16 attention, flushed "
+                               "denormals, adaptive threads; --no-cpu-tuning: plain PyTorch")
     training.add_argument("--fused-loss", action=argparse.BooleanOptionalAction, default=None,
                           help="LM head and loss in one chunked function (default on); "
                                "--no-fused-loss materialises the (B, T, V) logits")
+    training.add_argument("--z-loss", type=float, metavar="WEIGHT",
+                          help="add WEIGHT·logsumexp(logits)² to the loss (PaLM: 1e-4; "
+                               "default 0, off)")
     training.add_argument("--batch-mode", choices=BATCH_MODES,
-                          help="windows: random windows of the stream (default); packed: rows "
-                               "of whole documents, attention kept inside each document")
-    parser.add_argument("--ignore-initial-loss-check", action="store_true",
+                          help="windows: random windows of the stream (default); documents: "
+                               "random windows that never cross a document boundary; packed: "
+                               "rows of whole documents, attention kept inside each document")
+    parser.add_argument("--ignore-initial-loss-check", action="store_true", default=None,
                         help="train even if the step-0 loss is far below log(V)")
     parser.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
-    add_launch_arguments(parser.add_argument_group("scale out (docs/scaling.md)"))
+    scale = parser.add_argument_group("scale out (docs/scaling.md)")
+    scale.add_argument(
+        "--nproc", type=int, default=None, metavar="N",
+        help="train on N processes on this machine (launches torchrun; at most one per "
+             "CPU core or GPU). Each draws its own windows: the global batch is N times larger")
+    scale.add_argument(
+        "--fsdp", action="store_true",
+        help="shard parameters, gradients and optimizer state across processes with FSDP2 "
+             "instead of replicating them with DDP (needs 2+ processes)")
+    scale.add_argument(
+        "--dist-timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+        help="a collective waiting longer than this (a hung rank) ends the run "
+             f"(default {DEFAULT_TIMEOUT_SECONDS:g})")
     parser.set_defaults(func=run)
 
 
+def track_from_arguments(args) -> Track:
+    """The named track with the command line's overrides applied (a flag left out keeps
+    the preset's value)."""
+    track = get_track(args.track)
+    changes = {name: getattr(args, name) for name in (*TRAINING_FLAGS, "ignore_initial_loss_check")
+               if getattr(args, name) is not None}
+    if args.max_steps is not None or args.max_time is not None:
+        # A limit given replaces the preset's limits rather than adding to them.
+        changes.update(max_steps=args.max_steps, max_time=args.max_time)
+    return replace(track, corpus=args.corpus or track.corpus,
+                   vocab_size=args.vocab_size or track.vocab_size,
+                   training=replace(track.training, **changes))
+
+
 def run(args) -> int:
-    from g2c.training.launch import relaunch_under_torchrun
+    from g2c.app.launch import relaunch_under_torchrun
 
     # Before anything heavy: with --nproc N this process only launches torchrun.
     device = None if args.device in (None, "auto") else args.device
     if (code := relaunch_under_torchrun(args.nproc, sys.argv[1:], device=device)) is not None:
         return code
+    from g2c.app.pretrain import run_pretraining
     from g2c.training.distributed import check_fsdp_options, destroy_distributed, init_distributed
-    from g2c.training.pretrain_run import run_pretraining, track_from_arguments
 
     track = track_from_arguments(args)
     if args.fsdp:

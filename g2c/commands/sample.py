@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     import torch
 
-    from g2c.training.artifact import load_artifact, resolve_artifact
+    from g2c.app.artifact import load_artifact, resolve_artifact
     from g2c.training.device import select_device
     from g2c.training.threads import single_thread
     from g2c.transformer import generate

@@ -62,6 +62,7 @@ from g2c.corpora.resolve import resolve_source
 from g2c.corpora.source import CorpusSource
 from g2c.corpora.token_writer import TokenStreamWriter, split_stream, token_dtype
 from g2c.tokenizer import SPECIAL_TOKENS, BaseTokenizer, CharTokenizer, G2CTokenizer, load_tokenizer
+from g2c.token_split import split_point
 from g2c.tokenizer.bpe import require_bpe_vocab_size
 from g2c.validation import require_positive_int
 
@@ -109,10 +110,7 @@ def prepare_corpus(
         tokenizer_sample_bytes: text bytes the BPE is trained on (the start
             of the stream).
     """
-    if isinstance(train_fraction, bool) or not isinstance(train_fraction, (int, float)):
-        raise TypeError(f"train_fraction must be a float between 0 and 1; got {train_fraction!r}")
-    if not 0.0 < train_fraction < 1.0:
-        raise ValueError(f"train_fraction must be between 0 and 1 (exclusive); got {train_fraction}")
+    split_point(0, train_fraction)  # refuse a bad fraction before reading any text
     tokenizer_sample_bytes = require_positive_int("tokenizer_sample_bytes", tokenizer_sample_bytes)
     out_dir = Path(out_dir)
     corpus = resolve_source(source, separator=separator, text_field=text_field,
@@ -253,7 +251,7 @@ def _build(corpus: CorpusSource, staging: Path, recipe: dict, given: BaseTokeniz
     if writer.documents == 0:
         skipped = sum(s["skipped_empty"] for s in sources)
         raise ValueError(f"corpus {corpus.name!r} has no text: {skipped} documents, all empty")
-    total, cut = writer.tokens, int(writer.tokens * train_fraction)
+    total, cut = writer.tokens, split_point(writer.tokens, train_fraction)
     if min(cut, total - cut) < MIN_SPLIT_TOKENS:
         part = "train" if cut < MIN_SPLIT_TOKENS else "validation"
         raise ValueError(

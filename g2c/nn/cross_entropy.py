@@ -27,8 +27,14 @@ from g2c.validation import require_integer_tensor
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_inputs(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int) -> bool:
-    """Raise on malformed input; return True when no row is ignored."""
+def _check_inputs(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int,
+                  check_targets: bool) -> bool:
+    """Raise on malformed input; return True when no row is known to be ignored.
+
+    The range check reads the targets back to the host: ``check_targets=False``
+    skips it (for callers whose targets are valid by construction, like the
+    trainer, so a GPU never waits for it) and assumes some rows may be ignored.
+    """
     if not isinstance(logits, torch.Tensor) or not logits.dtype.is_floating_point:
         raise TypeError(
             f"logits must be a floating-point torch.Tensor of shape (N, V); got "
@@ -44,6 +50,8 @@ def _check_inputs(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int
             f"{tuple(targets.shape)}"
         )
     vocab_size = logits.shape[1]
+    if not check_targets:
+        return False
     if targets.numel() == 0:
         return True
     low, high = torch.aminmax(targets)
@@ -89,7 +97,8 @@ class _CrossEntropyFunction(torch.autograd.Function):
         if reduction != "mean":
             ctx.count = 1
         else:
-            ctx.count = len(targets) if valid is None else max(int(valid.sum()), 1)
+            # A tensor, not a Python int: reading it would wait for the device.
+            ctx.count = len(targets) if valid is None else valid.sum().clamp(min=1)
         if reduction == "none":
             return losses
         return losses.sum() / ctx.count
@@ -123,11 +132,13 @@ def cross_entropy(
     *,
     ignore_index: int = -100,
     reduction: str = "mean",
+    check_targets: bool = True,
 ) -> torch.Tensor:
-    """Functional form of :class:`CrossEntropyLoss` (same arguments)."""
+    """Functional form of :class:`CrossEntropyLoss` (same arguments; ``check_targets=False``
+    skips the target range check, which reads the targets back to the host)."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
-    all_valid = _check_inputs(logits, targets, ignore_index)
+    all_valid = _check_inputs(logits, targets, ignore_index, check_targets)
     return _CrossEntropyFunction.apply(logits, targets, ignore_index, reduction, all_valid)
 
 

@@ -26,16 +26,12 @@ With ``reduction="none"`` the upstream gradient differs per row and is not
 known at forward time; there the forward pass keeps the (N,) log-sum-exps
 and the backward pass recomputes each chunk's logits.
 
-Beyond plain cross-entropy, each row's loss can carry
-
-* **label smoothing** ε (as in ``torch.nn.functional.cross_entropy``): the
-  target is (1 - ε)·one_hot + ε/V everywhere, so
-  ``loss_n = -(1 - ε)·log p[n, t_n] - (ε/V)·Σ_v log p[n, v]``;
-* **z-loss** (PaLM, Chowdhery et al. 2022): ``z_loss · lse_n²`` with
-  ``lse_n = logsumexp(z[n])``, which pulls the softmax normaliser log Z
-  towards 0 and steadies training; PaLM uses ``z_loss = 1e-4``.
-  It is reduced like the rest, so with ``reduction="mean"`` the total is
-  ``mean(CE) + z_loss · mean(lse²)`` over the non-ignored positions.
+Beyond plain cross-entropy, each row's loss can carry a **z-loss** (PaLM,
+Chowdhery et al. 2022): ``z_loss · lse_n²`` with ``lse_n = logsumexp(z[n])``,
+which pulls the softmax normaliser log Z towards 0 and steadies training;
+PaLM uses ``z_loss = 1e-4`` (``g2c pretrain --z-loss 1e-4``). It is reduced
+like the rest, so with ``reduction="mean"`` the total is
+``mean(CE) + z_loss · mean(lse²)`` over the non-ignored positions.
 
 Low-precision (bf16/fp16) inputs run the three matmuls in their own dtype
 (the kernels accumulate inside each product in fp32) while the softmax, the
@@ -56,7 +52,7 @@ from functools import partial
 import torch
 from torch.nn import functional as F
 
-from g2c.nn import cross_entropy
+from g2c.nn.cross_entropy import cross_entropy
 from g2c.validation import require_integer_tensor, require_positive_int
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -80,7 +76,6 @@ class _LossSpec:
 
     ignore_index: int
     reduction: str
-    label_smoothing: float
     z_loss: float
     chunk_size: int
 
@@ -100,9 +95,9 @@ def linear_cross_entropy(
     bias: torch.Tensor | None = None,
     ignore_index: int = -100,
     reduction: str = "mean",
-    label_smoothing: float = 0.0,
     z_loss: float = 0.0,
     chunk_size: int | None = None,
+    check_targets: bool = True,
 ) -> torch.Tensor:
     """Cross-entropy of ``hidden @ weight.T + bias`` against ``targets``, chunked.
 
@@ -119,24 +114,27 @@ def linear_cross_entropy(
             :func:`g2c.nn.cross_entropy`).
         reduction: ``"mean"`` over non-ignored positions, ``"sum"``, or
             ``"none"`` for per-position losses shaped like ``targets``.
-        label_smoothing: ε in [0, 1], as in PyTorch's cross_entropy.
         z_loss: coefficient of the PaLM z-loss ``lse²`` added to every
             position's loss (see the module docstring); 0 turns it off.
         chunk_size: rows per chunk. ``None`` picks the largest power of two
             whose fp32 logits fit in 128 MiB, and below
             ``PLAIN_PATH_MAX_LOGITS`` logits takes the plain materialised
             path; an explicit value always chunks.
+        check_targets: refuse target ids outside [0, V) with a clear error.
+            The check reads the targets back to the host; a caller whose
+            targets are valid by construction (the trainer) turns it off so
+            the device never waits.
 
     Returns the loss in fp32 (fp64 for fp64 inputs). With ``"mean"``/``"sum"`` the gradients are
     computed during the forward pass (evaluate under ``torch.no_grad()`` to
     skip them) and one backward pass per forward is supported.
     """
-    flat_hidden, flat_targets = _check_inputs(hidden, weight, bias, targets, ignore_index)
+    flat_hidden, flat_targets = _check_inputs(hidden, weight, bias, targets, ignore_index,
+                                              check_targets)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
-    if not _is_real(label_smoothing) or not 0 <= label_smoothing <= 1:
-        raise ValueError(f"label_smoothing must be a float in [0, 1]; got {label_smoothing!r}")
-    if not _is_real(z_loss) or not 0 <= z_loss < math.inf:
+    if isinstance(z_loss, bool) or not isinstance(z_loss, (int, float)) \
+            or not 0 <= z_loss < math.inf:
         raise ValueError(f"z_loss must be a finite float >= 0 (PaLM: 1e-4); got {z_loss!r}")
     if chunk_size is not None:
         require_positive_int("chunk_size", chunk_size)
@@ -153,18 +151,16 @@ def linear_cross_entropy(
             f"{weight.dtype}, {None if bias is None else bias.dtype}"
         )
     num_rows, vocab_size = flat_hidden.shape[0], weight.shape[0]
-    plain_loss = label_smoothing == 0.0 and z_loss == 0.0
-    if chunk_size is None and plain_loss and num_rows * vocab_size <= PLAIN_PATH_MAX_LOGITS:
+    if chunk_size is None and z_loss == 0.0 and num_rows * vocab_size <= PLAIN_PATH_MAX_LOGITS:
         logits = F.linear(flat_hidden, weight, bias)
-        losses = cross_entropy(logits, flat_targets, ignore_index=ignore_index, reduction=reduction)
+        losses = cross_entropy(logits, flat_targets, ignore_index=ignore_index, reduction=reduction,
+                               check_targets=False)  # checked above
     else:
         if chunk_size is None:
-            # Smoothing or z-loss at a small size: one chunk is the plain path.
+            # z-loss at a small size: one chunk is the plain path.
             small = num_rows * vocab_size <= PLAIN_PATH_MAX_LOGITS
             chunk_size = max(num_rows, 1) if small else default_chunk_size(num_rows, vocab_size)
-        spec = _LossSpec(
-            ignore_index, reduction, float(label_smoothing), float(z_loss), int(chunk_size)
-        )
+        spec = _LossSpec(ignore_index, reduction, float(z_loss), int(chunk_size))
         grad_on = torch.is_grad_enabled()
         needs = tuple(
             grad_on and t is not None and t.requires_grad for t in (flat_hidden, weight, bias)
@@ -173,11 +169,7 @@ def linear_cross_entropy(
     return losses.view(targets.shape) if reduction == "none" else losses
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_inputs(hidden, weight, bias, targets, ignore_index):
+def _check_inputs(hidden, weight, bias, targets, ignore_index, check_targets):
     """Validate; return hidden as (N, d) and targets as int64 (N,)."""
     for name, value in (("hidden", hidden), ("weight", weight), ("bias", bias)):
         if value is None and name == "bias":
@@ -208,7 +200,7 @@ def _check_inputs(hidden, weight, bias, targets, ignore_index):
         )
     vocab_size = weight.shape[0]
     flat_targets = targets.reshape(-1).long()
-    if flat_targets.numel():
+    if check_targets and flat_targets.numel():
         low, high = torch.aminmax(flat_targets)
         if not (0 <= int(low) and int(high) < vocab_size):
             # An id outside [0, V) would silently pick a wrong row; refuse it.
@@ -230,7 +222,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def forward(ctx, hidden, weight, bias, targets, spec, needs):
         valid = targets != spec.ignore_index
         safe_targets = targets.masked_fill(~valid, 0)
-        count = max(int(valid.sum()), 1) if spec.reduction == "mean" else 1
+        # A tensor, not a Python int: reading it would wait for the device.
+        count = valid.sum().clamp(min=1) if spec.reduction == "mean" else 1
         ctx.spec = spec
         precompute = any(needs) and spec.reduction != "none"
         # Each valid row's share of the scalar loss: 1/count (mean) or 1 (sum).
@@ -331,10 +324,7 @@ def _log_softmax_loss_(z, targets, spec):
     torch.log_softmax(z, dim=1, out=z)  # one fused, overflow-free pass, in place
     target_log_prob = z[rows, targets]
     lse = target_logit - target_log_prob  # log p = z - lse at every column
-    eps = spec.label_smoothing
     loss = -target_log_prob
-    if eps:
-        loss = (1 - eps) * loss - (eps / z.shape[1]) * z.sum(dim=1)
     if spec.z_loss:
         loss = loss + spec.z_loss * lse.square()
     return lse, loss
@@ -343,18 +333,13 @@ def _log_softmax_loss_(z, targets, spec):
 def _probs_to_logit_grad_(probs, targets, lse, row_weight, spec):
     """Overwrite ``probs`` (c, V) with d loss / d logits for these rows.
 
-    Row n: ``w_n · ((1 + 2·z_loss·lse_n)·p - (1 - ε)·one_hot(t_n) - ε/V)``,
-    where ``w_n`` is the row's share of the loss (0 for ignored rows).
+    Row n: ``w_n · ((1 + 2·z_loss·lse_n)·p - one_hot(t_n))``, where ``w_n``
+    is the row's share of the loss (0 for ignored rows).
     """
-    eps = spec.label_smoothing
     scale = row_weight * (1 + 2 * spec.z_loss * lse) if spec.z_loss else row_weight
-    if eps:
-        shift = (row_weight * (-eps / probs.shape[1])).unsqueeze(1)
-        torch.addcmul(shift, probs, scale.unsqueeze(1), out=probs)  # one pass
-    else:
-        probs.mul_(scale.unsqueeze(1))
+    probs.mul_(scale.unsqueeze(1))
     rows = torch.arange(probs.shape[0], device=probs.device)
-    probs[rows, targets] -= (1 - eps) * row_weight
+    probs[rows, targets] -= row_weight
 
 
 class _GradientAccumulator:

@@ -11,7 +11,8 @@ queries and keys are turned by their positions before they meet, so scores
 depend on relative offsets (see ``rotary.py``).
 
 :func:`explicit_causal_attention` spells the same computation out —
-softmax(Q·Kᵀ/√d + causal mask)·V — and is what runs for bf16 on a CPU: there
+softmax(Q·Kᵀ/√d + causal mask)·V — and is what the trainer's CPU tuning
+(``g2c.training.cpu_tuning``) switches on for bf16 on a CPU: there
 PyTorch 2.13's fused kernel is slow (its bf16 backward takes ~5x the time of
 the three ops below; see docs/benchmarks.md, "Time to loss"), while batched
 matmuls in bf16 run at full AVX-512 speed.
@@ -44,6 +45,7 @@ class CausalSelfAttention(nn.Module):
             )
         self.num_heads = num_heads
         self.rotary = rotary
+        self.explicit_cpu_bf16 = False  # see TransformerLM.set_cpu_bf16_attention
         self.qkv = nn.Linear(embedding_dim, 3 * embedding_dim, bias=bias)
         self.proj = nn.Linear(embedding_dim, embedding_dim, bias=bias)
 
@@ -66,7 +68,8 @@ class CausalSelfAttention(nn.Module):
         v = qkv[2]
         # Queries and keys turn together: one rotary call on the stacked pair.
         q, k = qkv[:2] if self.rotary is None else self.rotary(qkv[:2], position_ids)
-        if attn_mask is None and q.device.type == "cpu" and q.dtype == torch.bfloat16:
+        if attn_mask is None and self.explicit_cpu_bf16 and q.device.type == "cpu" \
+                and q.dtype == torch.bfloat16:
             out = explicit_causal_attention(q, k, v)
         elif attn_mask is None:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True)

@@ -47,12 +47,8 @@ class TransformerBlock(nn.Module):
         self.mlp_norm = make_norm(norm, embedding_dim)
         self.mlp = MLP(embedding_dim, hidden_dim, mlp, bias=bias)
 
-    def forward(
-        self,
-        h: torch.Tensor,
-        *,
-        attn_mask: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        h = h + self.attn(self.attn_norm(h), attn_mask=attn_mask, position_ids=position_ids)
+    def forward(self, h: torch.Tensor, **attention_inputs) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C); ``attention_inputs`` (``attn_mask``, ``position_ids``)
+        go to :class:`CausalSelfAttention`."""
+        h = h + self.attn(self.attn_norm(h), **attention_inputs)
         return h + self.mlp(self.mlp_norm(h))

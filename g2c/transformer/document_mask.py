@@ -16,7 +16,9 @@ the document mask allows query t to see key s only when
 
 The mask is one (B, 1, T, T) boolean tensor, built once per forward and
 shared by every layer and head; ``F.scaled_dot_product_attention`` takes it as
-``attn_mask``. The diagonal is always allowed, so no query row is empty and
+``attn_mask``. (When every row holds a single document the mask *is* the
+causal mask; the trainer then passes no document ids at all, and attention
+takes the faster ``is_causal=True`` path.) The diagonal is always allowed, so no query row is empty and
 the softmax never sees only -inf. (FlexAttention would skip the masked blocks,
 but in torch 2.13 it has no backward pass on CPU, so training here uses SDPA.)
 
@@ -73,16 +75,3 @@ def document_causal_mask(document_ids: torch.Tensor) -> torch.Tensor:
     same_document = document_ids.unsqueeze(2) == document_ids.unsqueeze(1)  # (B, T, T)
     causal = torch.ones(time, time, dtype=torch.bool, device=document_ids.device).tril()
     return (same_document & causal).unsqueeze(1)
-
-
-def document_attention_mask(document_ids: torch.Tensor) -> torch.Tensor | None:
-    """The mask for SDPA, or ``None`` when every row is a single document.
-
-    With one document per row the document mask *is* the causal mask, and
-    ``is_causal=True`` computes it faster (the kernel skips the upper
-    triangle instead of reading a mask), so we hand back ``None``: use it.
-    """
-    # Non-decreasing ids: a row is one document exactly when its ends agree.
-    if bool((document_ids[:, 0] == document_ids[:, -1]).all()):
-        return None
-    return document_causal_mask(document_ids)

@@ -33,12 +33,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from g2c.pretraining.linear_cross_entropy import linear_cross_entropy
+from g2c.nn import linear_cross_entropy
 from g2c.transformer.block import TransformerBlock, make_norm
+from g2c.transformer.attention import CausalSelfAttention
 from g2c.transformer.document_mask import (
     check_document_ids,
     check_position_ids,
-    document_attention_mask,
+    document_causal_mask,
 )
 from g2c.transformer.rotary import RotaryEmbedding
 from g2c.validation import require_integer_tensor, require_positive_int
@@ -109,7 +110,18 @@ class TransformerLM(nn.Module):
         )
         self.final_norm = make_norm(norm, embedding_dim)
         self.output_bias = nn.Parameter(torch.zeros(vocab_size))
+        # Check the values of targets, document_ids and position_ids on every call: a
+        # clear error for a notebook's hand-made ids. The trainer, whose batches are
+        # valid by construction, turns it off: the checks read tensors back to the host.
+        self.check_inputs = True
         self._init_weights(num_layers)
+
+    def set_cpu_bf16_attention(self, explicit: bool) -> None:
+        """Use :func:`~g2c.transformer.attention.explicit_causal_attention` for bf16 on a CPU
+        (faster there than PyTorch 2.13's fused kernel; ``g2c.training.cpu_tuning`` decides)."""
+        for module in self.modules():
+            if isinstance(module, CausalSelfAttention):
+                module.explicit_cpu_bf16 = explicit
 
     def _init_weights(self, num_layers: int) -> None:
         # Small normal weights keep the first logits near zero, so the step-0
@@ -128,6 +140,7 @@ class TransformerLM(nn.Module):
         token_ids: torch.Tensor,
         *,
         targets: torch.Tensor | None = None,
+        z_loss: float = 0.0,
         document_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
@@ -136,7 +149,8 @@ class TransformerLM(nn.Module):
         With ``targets`` (B, T) — the next-token ids, ``-100`` for positions
         that carry no loss — return the scalar mean cross-entropy instead,
         equal to ``lm_cross_entropy(model(x), targets)`` but computed by
-        ``linear_cross_entropy`` without materialising large logits.
+        ``linear_cross_entropy`` without materialising large logits
+        (``z_loss`` > 0 adds its z-loss term; see ``g2c.nn.linear_cross_entropy``).
 
         For packed rows (``g2c.pretraining.get_packed_batch``) pass the (B, T)
         ``document_ids`` — attention then stays inside each document — and
@@ -154,12 +168,12 @@ class TransformerLM(nn.Module):
                 f"token_ids has T={time} positions but this model's max_seq_len is "
                 f"{self.max_seq_len}; crop the context or build a longer model"
             )
-        attn_mask = None
-        if document_ids is not None:
+        if self.check_inputs and document_ids is not None:
             check_document_ids(document_ids, token_ids)
-            attn_mask = document_attention_mask(document_ids)  # built once, shared by all layers
-        if position_ids is not None:
+        if self.check_inputs and position_ids is not None:
             check_position_ids(position_ids, token_ids, self.max_seq_len)
+        # (B, 1, T, T), built once and shared by all layers; None: plain causal attention.
+        attn_mask = None if document_ids is None else document_causal_mask(document_ids)
         h = self.token_embedding(token_ids)
         if hasattr(self, "position_embedding"):
             positions = position_ids
@@ -171,5 +185,6 @@ class TransformerLM(nn.Module):
         h = self.final_norm(h)
         if targets is not None:
             return linear_cross_entropy(h, self.token_embedding.weight, targets,
-                                        bias=self.output_bias)
+                                        bias=self.output_bias, z_loss=z_loss,
+                                        check_targets=self.check_inputs)
         return F.linear(h, self.token_embedding.weight, self.output_bias)

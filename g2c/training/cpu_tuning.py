@@ -1,0 +1,105 @@
+"""The CPU-speed policy: every machine-specific trick of a CPU run, behind one switch.
+
+PyTorch's defaults are correct everywhere; on a CPU four things make a
+training step measurably faster (docs/benchmarks.md, "Time to loss"):
+
+    bf16 where it is native     ``precision="auto"`` means bf16 on CPUs that
+                                multiply bf16 in hardware (AMX or AVX512-BF16,
+                                read from the CPU's feature flags), else fp32:
+                                emulated bf16 is slower than fp32
+    explicit bf16 attention     softmax(QKᵀ)V as three ops for bf16 on a CPU
+                                (``TransformerLM.set_cpu_bf16_attention``): PyTorch
+                                2.13's fused kernel has a slow bf16 backward there
+    flush denormals             floats below ~1.2e-38 take a slow microcode path on
+                                x86; trained models make them (AdamW's second
+                                moments of rare weights), so they become 0
+    ThreadGuard                 all threads or one, by measured step time, when
+                                another program competes for the cores
+                                (``threads.py``; time-budgeted runs only)
+
+``TrainingConfig(cpu_tuning=False)`` (``g2c pretrain --no-cpu-tuning``) turns
+all four off, and on a GPU none of them applies. Flushing denormals changes
+results only below 1e-38, where no weight update can tell the difference, and
+an interrupted and a resumed run both flush, so ``--resume`` stays bit-exact.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from g2c.training.threads import ThreadGuard
+
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo names of the two features
+
+
+@cache
+def native_cpu_bf16() -> bool:
+    """True when this CPU multiplies bf16 in hardware (AMX or AVX512-BF16).
+
+    Read from Linux's ``/proc/cpuinfo`` feature flags; other systems answer
+    False (fp32 is always correct, only sometimes slower).
+    """
+    cpuinfo = Path("/proc/cpuinfo")
+    if not sys.platform.startswith("linux") or not cpuinfo.is_file():
+        return False
+    for line in cpuinfo.read_text(errors="replace").splitlines():
+        if line.startswith("flags"):
+            return any(flag in line.split() for flag in NATIVE_BF16_FLAGS)
+    return False
+
+
+class CpuTuning:
+    """What a run on ``device`` does to go fast on a CPU (nothing elsewhere, or when disabled).
+
+        tuning = CpuTuning(config.cpu_tuning, device)
+        precision = resolve_precision(config.precision, device,
+                                      native_cpu_bf16=tuning.native_bf16)
+        tuning.prepare(model, precision)            # explicit bf16 attention or not
+        with tuning.running(max_time=..., threads=...):
+            ...train, calling tuning.record_step(seconds) after each step...
+    """
+
+    def __init__(self, enabled: bool, device: torch.device) -> None:
+        self.active = bool(enabled) and torch.device(device).type == "cpu"
+        self.thread_guard: ThreadGuard | None = None  # set while running()
+
+    @property
+    def native_bf16(self) -> bool:
+        """Whether "auto" precision may choose bf16 on this CPU."""
+        return self.active and native_cpu_bf16()
+
+    def prepare(self, model: torch.nn.Module, precision: str) -> None:
+        """Pick the attention kernel: the explicit one for bf16 on a CPU."""
+        if hasattr(model, "set_cpu_bf16_attention"):
+            model.set_cpu_bf16_attention(self.active and precision == "bf16")
+
+    @contextmanager
+    def running(self, *, max_time: float | None, threads: int | None):
+        """The run's span: denormals flushed, and a ThreadGuard for a time-budgeted run that
+        left the thread count to PyTorch; both undone on the way out.
+
+        A step-limited run keeps its thread count: changing it can change the
+        last bits of a matmul, and a resumed run should repeat an unbroken one.
+        """
+        adapt = self.active and max_time is not None and threads is None \
+            and torch.get_num_threads() > 1
+        self.thread_guard = ThreadGuard(torch.get_num_threads()) if adapt else None
+        # PyTorch has no getter for the denormal mode; its default is off, which we restore.
+        flushed = self.active and torch.set_flush_denormal(True)
+        try:
+            yield
+        finally:
+            if flushed:
+                torch.set_flush_denormal(False)
+            if self.thread_guard is not None:
+                self.thread_guard.restore()
+
+    def record_step(self, seconds: float) -> None:
+        """Feed one step's duration to the ThreadGuard (if this run has one)."""
+        if self.thread_guard is not None:
+            self.thread_guard.record(seconds)

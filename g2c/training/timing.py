@@ -1,0 +1,51 @@
+"""Where a training loop's time goes: compute, drawing batches, evaluation, checkpoints.
+
+    timing = LoopTiming()
+    loss = timing.timed("sampling", draw_batch)      # or timing.add("compute", seconds)
+    timing.summary(loop_seconds, steps_run, tokens_per_step)
+        -> {"compute": s, "sampling": s, "evaluation": s, "checkpoint": s, "loop": s,
+            "steps": n, "tokens_per_second": r, "overhead_fraction": f}
+
+"Compute" is a whole optimizer step — forward, backward, clipping, the update
+— and includes the time spent drawing its batches ("sampling"). Everything
+else in the loop — the schedule, logging, bookkeeping — is *overhead*, the
+share of step time a faster loop could win back. Evaluation and checkpoints
+are reported on their own.
+"""
+
+from __future__ import annotations
+
+import time
+
+PARTS = ("compute", "sampling", "evaluation", "checkpoint")
+
+
+class LoopTiming:
+    """Seconds per part of the loop, added up over a ``fit``."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(PARTS, 0.0)
+
+    def add(self, part: str, seconds: float) -> None:
+        self.seconds[part] += seconds
+
+    def timed(self, part: str, action):
+        """``action()``, with its duration added to ``part``."""
+        started = time.perf_counter()
+        try:
+            return action()
+        finally:
+            self.seconds[part] += time.perf_counter() - started
+
+    def summary(self, loop_seconds: float, steps_run: int, tokens_per_step: int) -> dict:
+        """The parts, plus throughput and the overhead fraction of the step time."""
+        timing = dict(self.seconds)
+        compute = timing["compute"] - timing["sampling"]
+        step_seconds = loop_seconds - timing["evaluation"] - timing["checkpoint"]
+        timing.update(
+            loop=loop_seconds,
+            steps=steps_run,
+            tokens_per_second=steps_run * tokens_per_step / max(loop_seconds, 1e-9),
+            overhead_fraction=max(step_seconds - compute, 0.0) / max(step_seconds, 1e-9),
+        )
+        return timing
