@@ -214,6 +214,33 @@ def test_bf16_accumulates_in_fp32():
         assert our_error <= 2 * plain_error + 1e-6
 
 
+def test_fp16_gradients_under_a_loss_scale_match_the_materialised_loss():
+    # fp16 training multiplies the loss by a scale (GradScaler starts at 65,536) so small
+    # gradients survive fp16. Here every output row shares one direction, so a row's
+    # grad_hidden, sum_v p_v W_v - W_target, is a small difference of two large terms,
+    # and the p_v / N entries (~1e-6, fp16's subnormal range) must not be rounded or
+    # flushed before the scale lifts them: formed at 1/N in fp16 they were off by ~10%.
+    rows, dim, vocab, scale = 1024, 16, 1024, 65536.0
+    generator = torch.Generator().manual_seed(11)
+    hidden = torch.randn(rows, dim, generator=generator).half()
+    weight = (1.0 + 0.01 * torch.randn(vocab, dim, generator=generator)).half()
+    bias = torch.zeros(vocab, dtype=torch.half)
+    targets = torch.randint(0, vocab, (rows,), generator=generator)
+
+    def scaled_grads(loss_fn):
+        leaves = [t.clone().requires_grad_(True) for t in (hidden, weight, bias)]
+        (loss_fn(*leaves) * scale).backward()
+        return [leaf.grad.float() / scale for leaf in leaves]
+
+    ours = scaled_grads(lambda h, w, b: linear_cross_entropy(h, w, targets, bias=b,
+                                                             chunk_size=256))
+    materialised = scaled_grads(lambda h, w, b: F.cross_entropy(F.linear(h, w, b).float(),
+                                                                targets))
+    for name, got, expected in zip(("hidden", "weight", "bias"), ours, materialised):
+        relative_error = float((got - expected).norm() / expected.norm())
+        assert relative_error < 1e-2, f"grad {name}: relative error {relative_error:.3g}"
+
+
 def test_one_backward_per_forward_for_scalar_losses():
     hidden, weight, bias, targets = make_case(6, 4, 7)
     leaf = hidden.clone().requires_grad_(True)

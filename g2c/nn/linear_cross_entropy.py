@@ -38,6 +38,18 @@ Low-precision (bf16/fp16) inputs run the three matmuls in their own dtype
 losses and the cross-chunk sums of grad_weight and grad_bias are held in fp32
 (fp64 inputs stay fp64 throughout).
 
+The forward pass forms each row's logit gradient at weight 1 — the "sum"
+scale — not at the mean's 1/N. In fp16 this matters: a probability p ≈ 1/V
+divided by N = B·T is ~2e-9 at V = 50,304, N = 8,192, far below fp16's
+smallest number (6e-8), so it would flush to zero before the loss scaler's
+factor (65,536) ever reached it. At weight 1 every entry is as representable
+as in the materialised path. Backward then multiplies by the incoming
+gradient (which carries the loss scale) divided by N, in fp32 for
+grad_weight and grad_bias, and only then casts to the inputs' dtype:
+
+    forward:  G_sum = softmax(z) - one_hot(t)             entries >= ~1/V, fine in fp16
+    backward: grad  = G_sum · (grad_loss / N)               grad_loss = 65,536 under fp16
+
 Tiny worked example, V = 2, d = 1, no bias:
     hidden = [[1.0]], weight = [[0.0], [0.0]], target = [1]
     logits = [[0, 0]]  ->  loss = log(e^0 + e^0) - 0 = log 2
@@ -226,8 +238,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
         count = valid.sum().clamp(min=1) if spec.reduction == "mean" else 1
         ctx.spec = spec
         precompute = any(needs) and spec.reduction != "none"
-        # Each valid row's share of the scalar loss: 1/count (mean) or 1 (sum).
-        row_weight = valid.to(_accumulation_dtype(hidden.dtype)) / count if precompute else None
+        # Weight 1 per valid row (the "sum" scale; see the module docstring): backward
+        # applies the mean's 1/count together with the incoming gradient.
+        row_weight = valid.to(_accumulation_dtype(hidden.dtype)) if precompute else None
         losses, lse, grads = _run_chunks(
             hidden, weight, bias, safe_targets, spec, row_weight=row_weight, needs=needs
         )
@@ -235,7 +248,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         if spec.reduction == "none":
             ctx.save_for_backward(hidden, weight, bias, safe_targets, valid, lse)
             return losses
-        ctx.grads = grads if precompute else None
+        ctx.grads, ctx.count = grads, count
         return losses.sum() / count
 
     @staticmethod
@@ -249,18 +262,16 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 hidden, weight, bias, safe_targets, spec,
                 row_weight=row_weight, needs=needs, known_lse=lse,
             )
-        else:
-            grads, ctx.grads = ctx.grads, None
-            if grads is None:
-                raise RuntimeError(
-                    "g2c linear_cross_entropy computes its gradients in the forward pass "
-                    "and hands them over once: one backward per forward (retain_graph "
-                    "is not supported with reduction='mean'/'sum')"
-                )
-            for grad in grads:
-                if grad is not None:
-                    grad.mul_(grad_loss)  # the chain rule's scalar factor, in place
-        return (*grads, None, None, None)
+            return (*grads.finish(), None, None, None)
+        grads, ctx.grads = ctx.grads, None
+        if grads is None:
+            raise RuntimeError(
+                "g2c linear_cross_entropy computes its gradients in the forward pass "
+                "and hands them over once: one backward per forward (retain_graph "
+                "is not supported with reduction='mean'/'sum')"
+            )
+        # The chain rule's scalar factor (with the mean's 1/count), before the final cast.
+        return (*grads.finish(scale=grad_loss / ctx.count), None, None, None)
 
 
 def _run_chunks(hidden, weight, bias, targets, spec, *, row_weight, needs, known_lse=None):
@@ -268,7 +279,9 @@ def _run_chunks(hidden, weight, bias, targets, spec, *, row_weight, needs, known
 
     Three uses: the loss only (``row_weight`` None); loss and gradients
     scaled by ``row_weight`` (forward of mean/sum); gradients only from the
-    saved ``known_lse`` (backward of ``reduction="none"``).
+    saved ``known_lse`` (backward of ``reduction="none"``). The gradients come
+    as a :class:`_GradientAccumulator` (None without ``row_weight``) whose
+    ``finish`` scales and casts them.
     """
     num_rows, vocab_size = hidden.shape[0], weight.shape[0]
     rows_per_chunk = max(1, min(spec.chunk_size, num_rows))
@@ -297,7 +310,7 @@ def _run_chunks(hidden, weight, bias, targets, spec, *, row_weight, needs, known
                 z.exp_()  # probabilities, in the same buffer
                 _probs_to_logit_grad_(z, t, chunk_lse, row_weight[start:stop], spec)
                 grads.add_chunk(z, h, start, stop)
-    return losses, lse, (None, None, None) if grads is None else grads.finish()
+    return losses, lse, grads
 
 
 def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -376,8 +389,17 @@ class _GradientAccumulator:
             # A matrix-vector product: much faster than grad_logits.sum(0) on CPU.
             self.bias_sum.addmv_(grad_logits.T, self.ones[: stop - start])
 
-    def finish(self):
-        """Return (grad_hidden, grad_weight, grad_bias) in the inputs' dtypes."""
-        weight = None if self.weight_sum is None else self.weight_sum.to(self.dtypes[1])
-        bias = None if self.bias_sum is None else self.bias_sum.to(self.dtypes[2])
+    def finish(self, scale: torch.Tensor | None = None):
+        """Return (grad_hidden, grad_weight, grad_bias) times ``scale``, in the inputs' dtypes.
+
+        The fp32 sums are scaled before they are cast, so a loss scale lifts
+        small entries into fp16's range before rounding, not after.
+        """
+        if scale is not None and self.hidden is not None:
+            self.hidden.mul_(scale)
+        sums = (self.weight_sum, self.bias_sum)
+        if scale is not None:
+            sums = tuple(None if total is None else total * scale for total in sums)
+        weight, bias = (None if total is None else total.to(dtype)
+                        for total, dtype in zip(sums, self.dtypes[1:]))
         return self.hidden, weight, bias
