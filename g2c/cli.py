@@ -14,7 +14,7 @@ import sys
 
 from g2c import __version__
 
-VERBS = ("prepare", "pretrain", "sample", "check", "grade", "scaffold")
+VERBS = ("prepare", "pretrain", "sample", "evaluate", "compare", "check", "grade", "scaffold")
 
 
 def build_parser() -> argparse.ArgumentParser:

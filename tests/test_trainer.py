@@ -50,8 +50,9 @@ def test_training_drives_val_loss_well_below_log_vocab():
     assert result.initial_check["verdict"] == "ok"
     assert result.final_val_loss < 0.6 * math.log(VOCAB)
     assert result.tokens_seen == 80 * 4 * CONTEXT
-    # Evaluated every 20 steps and at the end (step 80 once, not twice).
-    assert [step for step, _ in result.history["val"]] == [20, 40, 60, 80]
+    # Evaluated before the first step, every 20 steps and at the end (step 80 once, not twice).
+    assert [step for step, _ in result.history["val"]] == [0, 20, 40, 60, 80]
+    assert result.history["val"][0][1] == pytest.approx(math.log(VOCAB), rel=0.1)
 
 
 def test_validation_windows_are_fixed_non_overlapping_and_spread():

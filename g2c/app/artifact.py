@@ -6,8 +6,10 @@
     tokenizer.json        how to turn text into ids and back
     manifest.json         the run (:class:`ArtifactManifest`): corpus manifest, training
                           config, tokens seen, wall time, final_train_loss /
-                          final_val_loss, step-0 loss vs log(V), device, precision,
-                          library versions, the loss history
+                          final_val_loss / final_val_bpb, step-0 loss vs log(V),
+                          device, precision, library versions, the loss history
+    run.toml              the resolved recipe: g2c pretrain --config run.toml repeats it
+    metrics.jsonl, tb/    one record per log step (and TensorBoard event files)
     loss.png              train/val curves with the dashed log(V) line
     samples.txt           a few generations
     checkpoint.pt         the full training state (for --resume)
@@ -44,6 +46,7 @@ class ArtifactManifest:
     track: str
     parameters: int
     final_val_loss: float
+    final_val_bpb: float  # bits per byte of the validation text: comparable across tokenizers
     final_train_loss: float
     val_tokens: int
     initial_check: dict  # step-0 loss, log(V), verdict
@@ -116,6 +119,14 @@ def resolve_artifact(name_or_path: str | os.PathLike, root: str | os.PathLike) -
     )
 
 
+def read_model_config(directory: str | os.PathLike) -> ModelConfig:
+    """The :class:`ModelConfig` in an artifact's ``config.json`` (no weights are read)."""
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} is not a model artifact: config.json is missing")
+    return ModelConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
 def load_artifact(directory: str | os.PathLike) -> tuple[TransformerLM, BaseTokenizer, dict]:
     """(model in eval mode, tokenizer, manifest) from an artifact directory."""
     from safetensors.torch import load_file
@@ -125,8 +136,7 @@ def load_artifact(directory: str | os.PathLike) -> tuple[TransformerLM, BaseToke
         if not (directory / name).is_file():
             raise FileNotFoundError(f"{directory} is not a complete model artifact: {name} is "
                                     f"missing")
-    config = ModelConfig.from_dict(json.loads((directory / "config.json").read_text("utf-8")))
-    model = config.build()
+    model = read_model_config(directory).build()
     model.load_state_dict(load_file(directory / "weights.safetensors"))
     tokenizer = load_tokenizer(directory / "tokenizer.json")
     if tokenizer.vocab_size != model.vocab_size:

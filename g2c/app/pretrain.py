@@ -33,7 +33,9 @@ from g2c.app.artifact import (
     write_manifest,
     write_model,
 )
+from g2c.app.metrics import MetricsLog
 from g2c.app.plot import plot_losses
+from g2c.app.recipe import recipe_toml
 from g2c.app.tracks import Track, get_track, size_label
 from g2c.atomic_files import atomic_write_text
 from g2c.training import Trainer
@@ -43,6 +45,7 @@ from g2c.training.distributed import DistributedContext
 from g2c.training.threads import single_thread
 from g2c.transformer import generate
 
+RECIPE_NAME = "run.toml"  # the resolved recipe: g2c pretrain --config <artifact>/run.toml
 SAMPLE_COUNT = 3
 SAMPLE_TOKENS = {"char": 400, "bpe": 150}
 SAMPLE_TEMPERATURE = 0.8
@@ -77,12 +80,15 @@ def prepare_track_corpus(track: Track, data_dir: str | Path, *, quiet: bool):
     """The track's corpus, prepared under ``data_dir`` (reused when its inputs are unchanged)."""
     from g2c.corpora import prepare_corpus
 
-    vocab = f"{track.vocab_size}" if track.tokenizer == "bpe" else ""
-    directory = Path(data_dir) / f"{corpus_slug(track.corpus)}-{track.tokenizer}{vocab}"
+    if track.tokenizer in ("char", "bpe"):
+        tokenizer_label = track.tokenizer + (f"{track.vocab_size}" if track.vocab_size else "")
+    else:  # a tokenizer.json file: named by its content, so an edited file is a new folder
+        digest = hashlib.sha256(Path(track.tokenizer).read_bytes()).hexdigest()[:8]
+        tokenizer_label = f"{corpus_label(track.tokenizer)}-{digest}"
+    directory = Path(data_dir) / f"{corpus_slug(track.corpus)}-{tokenizer_label}"
     # The folder is g2c's cache for exactly this SOURCE, so a changed input is rebuilt.
     return prepare_corpus(track.corpus, directory, tokenizer=track.tokenizer,
-                          vocab_size=track.vocab_size if track.tokenizer == "bpe" else None,
-                          progress=not quiet, overwrite=True)
+                          vocab_size=track.vocab_size, progress=not quiet, overwrite=True)
 
 
 def check_output_directory(out: Path, identity: dict, *, resume, overwrite: bool) -> None:
@@ -116,12 +122,14 @@ def prepare_rank0_first(context: DistributedContext, prepare, *, quiet: bool):
 
 def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = False,
                     data_dir="data", artifacts_root="artifacts/models", quiet: bool = False,
-                    context: DistributedContext | None = None, fsdp: bool = False) -> int:
+                    context: DistributedContext | None = None, fsdp: bool = False,
+                    tensorboard: bool | None = None) -> int:
     """Train ``track`` and write its artifact; returns a process exit code (130 if interrupted).
 
     Under torchrun every rank calls this with its ``context``
     (``g2c.training.distributed.init_distributed``); only rank 0 prints and
-    writes files.
+    writes files. ``tensorboard``: also write TensorBoard event files (None:
+    when the package is installed); ``metrics.jsonl`` is always written.
     """
     wall_start = time.perf_counter()
     prepared = prepare_rank0_first(
@@ -145,12 +153,16 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
                            resume=resume, overwrite=overwrite)
     trainer = Trainer(model, prepared.train, prepared.val, track.training, context=context,
                       fsdp=fsdp, train_documents=prepared.train_doc_offsets,
-                      eot_id=prepared.eot_id, checkpoint_path=out / CHECKPOINT_NAME,
-                      metadata=metadata, quiet=quiet)
+                      eot_id=prepared.eot_id,
+                      token_bytes=prepared.tokenizer.token_byte_lengths(),
+                      checkpoint_path=out / CHECKPOINT_NAME, metadata=metadata, quiet=quiet)
     context = trainer.context
     packing = trainer.batches.packing  # the PackingPlan, or None for windows
     if resume:
         trainer.resume(out / CHECKPOINT_NAME if resume is True else resume)
+    if context.is_main:
+        trainer.log.on_log = MetricsLog(out, tensorboard=tensorboard,
+                                        resume_step=trainer.step if resume else None)
     say = _say if context.is_main else _silent
     say(f"{name}: {num_parameters:,} parameters | {prepared.tokenizer.kind} V={prepared.vocab_size}"
         f" | corpus {manifest['corpus']['name']}: {len(prepared.train):,} train / "
@@ -159,7 +171,11 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         f"{trainer.device.type}, {trainer.precision.precision}, {torch.get_num_threads()} threads"
         + ("" if packing is None else f" | packed: {packing.num_rows:,} rows, "
            f"{packing.padding_fraction:.1%} padding"))
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    finally:
+        if trainer.log.on_log is not None:
+            trainer.log.on_log.close()
     if result.stopped == "interrupted":
         say(f"to continue: add --resume to the same g2c pretrain command (the output is {out})")
         return 130
@@ -174,7 +190,8 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     write_model(out, model=trained, config=model_config, tokenizer=prepared.tokenizer)
     write_manifest(out, ArtifactManifest(
         name=name, track=track.name, parameters=num_parameters,
-        final_val_loss=result.final_val_loss, final_train_loss=result.final_train_loss,
+        final_val_loss=result.final_val_loss, final_val_bpb=result.final_val_bpb,
+        final_train_loss=result.final_train_loss,
         val_tokens=result.val_tokens, initial_check=result.initial_check, steps=result.steps,
         tokens_seen=result.tokens_seen, stopped=result.stopped,
         skipped_steps=result.skipped_steps, training_seconds=round(result.elapsed, 3),
@@ -192,8 +209,10 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     plot_losses(out / "loss.png", result.history, result.initial_check["log_vocab"],
                 title=f"{name} on {manifest['corpus']['name']}")
     atomic_write_text(out / "samples.txt", samples)
+    atomic_write_text(out / RECIPE_NAME, recipe_toml(track))
     _say(f"final train loss {result.final_train_loss:.4f} | final val loss "
-         f"{result.final_val_loss:.4f} ({result.val_tokens:,} tokens) | {result.steps} steps, "
+         f"{result.final_val_loss:.4f} = {result.final_val_bpb:.4f} bits/byte "
+         f"({result.val_tokens:,} tokens) | {result.steps} steps, "
          f"{result.tokens_seen:,} tokens in {result.elapsed:.1f} s "
          f"({timing['tokens_per_second']:,.0f} tokens/s)")
     _say(f"artifact: {out}\nsample from it: g2c sample {out}")

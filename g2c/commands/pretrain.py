@@ -7,10 +7,13 @@
     g2c pretrain --resume                          continue an interrupted run (Ctrl-C saves one)
     g2c pretrain --batch-mode packed               rows of whole documents instead of random windows
     g2c pretrain --nproc 2 [--fsdp]                2 processes under torchrun (docs/scaling.md)
+    g2c pretrain --layers 4 --width 192 --tokenizer bpe --vocab-size 2048
+    g2c pretrain --config artifacts/models/X/run.toml --out other/   repeat a run
 
 A thin shell over :func:`g2c.app.pretrain.run_pretraining`: this file turns
-flags into a :class:`~g2c.app.tracks.Track` (the preset, with overrides) and
-starts torchrun for ``--nproc``; the recipes live in ``g2c.app.tracks``.
+flags (one per recipe key, generated from the dataclasses by
+``g2c.app.recipe``) and a ``--config`` file into a
+:class:`~g2c.app.tracks.Track`, and starts torchrun for ``--nproc``.
 """
 
 from __future__ import annotations
@@ -18,33 +21,27 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 
-from g2c.app.tracks import DEFAULT_TRACK, TRACKS, Track, get_track
-from g2c.training.config import BATCH_MODES
+from g2c.app.recipe import NONE, merge, read_recipe, recipe_fields, resolve_track
+from g2c.app.tracks import DEFAULT_TRACK, TRACKS, Track
 from g2c.training.distributed import DEFAULT_TIMEOUT_SECONDS
 
 ARTIFACTS_ROOT = "artifacts/models"
-# Flags that override a TrainingConfig field of the track, by field name.
-TRAINING_FLAGS = ("batch_size", "context_length", "learning_rate", "grad_accum_steps",
-                  "eval_interval", "seed", "threads", "precision", "compile", "cpu_tuning",
-                  "fused_loss", "z_loss", "batch_mode", "device")
+# Short spellings of the model's size; every other recipe key is --its-name.
+FLAG_NAMES = {"num_layers": "--layers", "embedding_dim": "--width", "num_heads": "--heads",
+              "hidden_dim": "--mlp-hidden"}
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "pretrain", help="train a language model on a named track and save it as an artifact",
-        description="Train a named track (a preset corpus, tokenizer, model and schedule); any "
-        "preset value can be overridden by a flag.",
+        description="Train a named track (a preset corpus, tokenizer, model and schedule). "
+        "A recipe file (--config run.toml) overrides the track and flags override the file; "
+        "every key of a recipe is also a flag (see g2c.app.recipe).",
     )
-    parser.add_argument("--track", default=DEFAULT_TRACK, choices=list(TRACKS),
-                        help=f"the preset to run (default {DEFAULT_TRACK})")
-    parser.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
-    parser.add_argument("--max-time", type=float, metavar="SECONDS",
-                        help="wall-clock training budget; the learning rate decays over it")
-    parser.add_argument("--corpus", metavar="SOURCE",
-                        help="corpus (same syntax as g2c prepare --corpus; default: the track's)")
-    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default auto)")
+    parser.add_argument("--config", metavar="RUN.TOML",
+                        help="a recipe file (e.g. an artifact's run.toml): its track is the base, "
+                             "its values override it, and flags override the file")
     parser.add_argument("--out", metavar="DIR",
                         help=f"artifact directory (default {ARTIFACTS_ROOT}/<Track>-<size>)")
     parser.add_argument("--resume", nargs="?", const=True, metavar="CHECKPOINT",
@@ -53,38 +50,28 @@ def add_parser(subparsers) -> None:
                         help="replace a different run already in the output directory")
     parser.add_argument("--data-dir", default="data", metavar="DIR",
                         help="where prepared corpora are kept (default data/)")
-    training = parser.add_argument_group("recipe overrides (default: the track's value)")
-    training.add_argument("--batch-size", type=int)
-    training.add_argument("--context-length", type=int)
-    training.add_argument("--learning-rate", type=float)
-    training.add_argument("--grad-accum-steps", type=int)
-    training.add_argument("--eval-interval", type=int)
-    training.add_argument("--vocab-size", type=int, help="BPE vocabulary size")
-    training.add_argument("--seed", type=int)
-    training.add_argument("--threads", type=int, help="CPU threads for PyTorch")
-    training.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
-                          help="compute dtype (auto: bf16 where the hardware multiplies bf16 "
-                               "natively — CUDA GPUs with bf16, CPUs with AMX or AVX512-BF16 — "
-                               "else fp32)")
-    training.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                          help="wrap the model in torch.compile")
-    training.add_argument("--cpu-tuning", action=argparse.BooleanOptionalAction, default=None,
-                          help="the CPU speed policy (default on): bf16 for auto precision on "
-                               "CPUs with native bf16, explicit bf16 attention, flushed "
-                               "denormals, adaptive threads; --no-cpu-tuning: plain PyTorch")
-    training.add_argument("--fused-loss", action=argparse.BooleanOptionalAction, default=None,
-                          help="LM head and loss in one chunked function (default on); "
-                               "--no-fused-loss materialises the (B, T, V) logits")
-    training.add_argument("--z-loss", type=float, metavar="WEIGHT",
-                          help="add WEIGHT·logsumexp(logits)² to the loss (PaLM: 1e-4; "
-                               "default 0, off)")
-    training.add_argument("--batch-mode", choices=BATCH_MODES,
-                          help="windows: random windows of the stream (default); documents: "
-                               "random windows that never cross a document boundary; packed: "
-                               "rows of whole documents, attention kept inside each document")
-    parser.add_argument("--ignore-initial-loss-check", action="store_true", default=None,
-                        help="train even if the step-0 loss is far below log(V)")
+    parser.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+                        help="also write TensorBoard event files to <artifact>/tb/ (default: on "
+                             "when the tensorboard package is installed)")
     parser.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
+    groups = {None: parser.add_argument_group("what to train (default: the track's)"),
+              "model": parser.add_argument_group("model (default: the track's ModelConfig)"),
+              "training": parser.add_argument_group(
+                  "training (default: the track's TrainingConfig)")}
+    for field in recipe_fields():
+        flag = FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
+        help_text = field.help + (f" ({' | '.join(field.choices)})" if field.choices else "")
+        if field.name == "track":
+            groups[None].add_argument(flag, choices=list(TRACKS), dest=field.key,
+                                      help=f"the preset to start from (default {DEFAULT_TRACK})")
+        elif field.kind is bool:
+            groups[field.section].add_argument(flag, dest=field.key, default=None,
+                                               action=argparse.BooleanOptionalAction,
+                                               help=help_text)
+        else:
+            metavar = f"{field.kind.__name__.upper()}{'|' + NONE if field.optional else ''}"
+            groups[field.section].add_argument(flag, dest=field.key, metavar=metavar,
+                                               help=help_text)
     scale = parser.add_argument_group("scale out (docs/scaling.md)")
     scale.add_argument(
         "--nproc", type=int, default=None, metavar="N",
@@ -102,30 +89,29 @@ def add_parser(subparsers) -> None:
 
 
 def track_from_arguments(args) -> Track:
-    """The named track with the command line's overrides applied (a flag left out keeps
-    the preset's value)."""
-    track = get_track(args.track)
-    changes = {name: getattr(args, name) for name in (*TRAINING_FLAGS, "ignore_initial_loss_check")
-               if getattr(args, name) is not None}
-    if args.max_steps is not None or args.max_time is not None:
-        # A limit given replaces the preset's limits rather than adding to them.
-        changes.update(max_steps=args.max_steps, max_time=args.max_time)
-    return replace(track, corpus=args.corpus or track.corpus,
-                   vocab_size=args.vocab_size or track.vocab_size,
-                   training=replace(track.training, **changes))
+    """The track the command line describes: track < --config file < flags."""
+    flags: dict = {}
+    for field in recipe_fields():
+        value = getattr(args, field.key)
+        if value is not None:
+            flag = FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
+            target = flags if field.section is None else flags.setdefault(field.section, {})
+            target[field.name] = field.parse(value, flag)
+    from_file = read_recipe(args.config) if args.config else {}
+    return resolve_track(merge(from_file, flags))
 
 
 def run(args) -> int:
     from g2c.app.launch import relaunch_under_torchrun
 
+    track = track_from_arguments(args)
     # Before anything heavy: with --nproc N this process only launches torchrun.
-    device = None if args.device in (None, "auto") else args.device
+    device = None if track.training.device == "auto" else track.training.device
     if (code := relaunch_under_torchrun(args.nproc, sys.argv[1:], device=device)) is not None:
         return code
     from g2c.app.pretrain import run_pretraining
     from g2c.training.distributed import check_fsdp_options, destroy_distributed, init_distributed
 
-    track = track_from_arguments(args)
     if args.fsdp:
         world_size = int(os.environ.get("WORLD_SIZE", 1))
         check_fsdp_options(world_size, compile=bool(track.training.compile))
@@ -134,7 +120,7 @@ def run(args) -> int:
         return run_pretraining(
             track, out=args.out, resume=args.resume, overwrite=args.overwrite,
             data_dir=args.data_dir, artifacts_root=ARTIFACTS_ROOT, quiet=args.quiet,
-            context=context, fsdp=args.fsdp,
+            context=context, fsdp=args.fsdp, tensorboard=args.tensorboard,
         )
     finally:
         destroy_distributed()

@@ -75,10 +75,10 @@ class TrainingConfig:
             only at the end and on Ctrl-C).
     Machine
         device: "auto" (cuda, then mps, then cpu), "cpu", "cuda", "mps".
-        precision: "auto", "fp32", "bf16" or "fp16". "auto" is bf16 where the
-            hardware multiplies bf16 natively — a CUDA GPU with bf16 support,
-            or a CPU with AMX or AVX512-BF16 while ``cpu_tuning`` is on — and
-            fp32 everywhere else.
+        precision: the compute dtype; "auto" is bf16 where the hardware
+            multiplies bf16 natively (a CUDA GPU with bf16 support, or a CPU
+            with AMX or AVX512-BF16 while ``cpu_tuning`` is on) and fp32
+            everywhere else.
         compile: wrap the model in ``torch.compile`` (opt-in; pays off on long runs).
         threads: CPU threads for PyTorch (None: leave PyTorch's default).
         cpu_tuning: the CPU-speed policy (``g2c.training.cpu_tuning``): bf16

@@ -12,12 +12,23 @@ With ``max_tokens`` the W windows are spread evenly over the whole split
 (not just its start), so a capped set still samples every part of the text.
 Every validation token is predicted at most once; the loss is the mean over
 all W·T predictions.
+
+**Bits per byte.** Nats per token depend on the tokenizer: a BPE token covers
+~4 bytes of text, a character one, so their losses cannot be compared. The
+text itself can: the total loss over the predicted tokens, in bits, divided
+by the UTF-8 bytes those tokens spell (``token_bytes[id]``, 0 for special
+tokens such as ``<|endoftext|>``) is how many bits the model needs per byte
+of text, whatever its tokenizer:
+
+    bits_per_byte = mean_loss · W·T / ln 2 / bytes(y)
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+
+import math
 
 import numpy as np
 import torch
@@ -33,11 +44,22 @@ class ValidationSet:
 
     x: torch.Tensor
     y: torch.Tensor
+    num_bytes: int | None = None  # UTF-8 bytes the targets y spell (None: unknown)
 
     @property
     def num_tokens(self) -> int:
         """Predictions per evaluation: W · T."""
         return self.x.numel()
+
+    def bits_per_byte(self, mean_loss: float) -> float | None:
+        """The tokenizer-independent score of a mean loss (nats per token) on these windows."""
+        if not self.num_bytes:
+            return None
+        return mean_loss * self.num_tokens / math.log(2) / self.num_bytes
+
+    def subset(self, rows) -> ValidationSet:
+        """Some of the windows (their bytes are not counted: shares are scored, not reported)."""
+        return ValidationSet(self.x[rows], self.y[rows])
 
 
 def validation_windows(
@@ -73,26 +95,29 @@ def validation_windows(
     return ValidationSet(windows[:, :-1].contiguous(), windows[:, 1:].contiguous())
 
 
-def evaluation_sets(train_ids, val_ids, config, *, world_size: int = 1):
+def evaluation_sets(train_ids, val_ids, config, *, world_size: int = 1, token_bytes=None):
     """The trainer's two fixed sets: (validation windows, train probe).
 
     The validation set has at least one batch of windows; the train probe
     (for the final train loss) holds as many tokens, so both losses are
     scored alike. Both are trimmed to a multiple of ``world_size``, so every
-    rank scores an equal share (W = 2: 17 windows -> 16).
+    rank scores an equal share (W = 2: 17 windows -> 16). ``token_bytes`` (the
+    tokenizer's bytes per id) lets the validation set report bits per byte.
     """
     validation = _trimmed(validation_windows(
         val_ids, config.context_length, min_windows=max(config.batch_size, world_size),
-        max_tokens=config.val_tokens), world_size)
+        max_tokens=config.val_tokens), world_size, token_bytes)
     probe = _trimmed(validation_windows(
         train_ids, config.context_length, min_windows=world_size,
-        max_tokens=validation.num_tokens), world_size)
+        max_tokens=validation.num_tokens), world_size, token_bytes)
     return validation, probe
 
 
-def _trimmed(windows: ValidationSet, multiple: int) -> ValidationSet:
+def _trimmed(windows: ValidationSet, multiple: int, token_bytes) -> ValidationSet:
     keep = len(windows.x) - len(windows.x) % multiple
-    return windows if keep == len(windows.x) else ValidationSet(windows.x[:keep], windows.y[:keep])
+    y = windows.y[:keep]
+    num_bytes = None if token_bytes is None else int(np.asarray(token_bytes)[y.numpy()].sum())
+    return ValidationSet(windows.x[:keep], y, num_bytes)
 
 
 @torch.no_grad()

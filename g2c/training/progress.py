@@ -79,12 +79,15 @@ class ProgressReporter:
         else:
             print(text, file=sys.stderr, flush=True)
 
-    def evaluation(self, *, step: int, elapsed: float, train_loss: float, val_loss: float,
-                   tokens_per_second: float) -> None:
-        """Report one evaluation: a log line in quiet mode, the bar's text otherwise."""
+    def evaluation(self, record: dict) -> None:
+        """Report one evaluation record (step, seconds, train_loss, val_loss, val_bpb,
+        tokens_per_second): a log line in quiet mode, the bar's text otherwise."""
         if self.enabled and self.quiet:
-            self.message(f"step {step:>6}  train {train_loss:.4f}  val {val_loss:.4f}  "
-                         f"{tokens_per_second / 1000:.1f}k tok/s  {elapsed:.1f}s")
+            bpb = "" if record.get("val_bpb") is None else f" ({record['val_bpb']:.3f} bits/byte)"
+            self.message(f"step {record['step']:>6}  train {record['train_loss']:.4f}  val "
+                         f"{record['val_loss']:.4f}{bpb}  "
+                         f"{record['tokens_per_second'] / 1000:.1f}k tok/s  "
+                         f"{record['seconds']:.1f}s")
 
     def close(self) -> None:
         """Draw the final state and end the bar (safe to call twice)."""

@@ -58,6 +58,7 @@ from g2c.training.distributed import (
     wrap_model,
 )
 from g2c.training.evaluation import ValidationSet, evaluate, evaluation_sets
+from g2c.training.history import TrainingLog
 from g2c.training.interrupt import stop_on_ctrl_c
 from g2c.training.optimizer import build_adamw
 from g2c.training.precision import TrainingPrecision
@@ -85,6 +86,7 @@ class TrainingResult:
     initial_check: dict
     final_train_loss: float | None
     final_val_loss: float | None
+    final_val_bpb: float | None  # bits per byte of the validation text (needs token_bytes)
     val_tokens: int
     skipped_steps: int  # fp16 steps whose gradients overflowed (the loss scaler skipped them)
     history: dict = field(default_factory=dict)
@@ -103,6 +105,11 @@ class Trainer:
         fsdp: shard the model with FSDP2 instead of replicating it with DDP.
         train_documents, eot_id: the split's document offsets and the
             ``<|endoftext|>`` id, for the "documents" and "packed" batch modes.
+        token_bytes: (V,) UTF-8 bytes per token id (``tokenizer.token_byte_lengths()``):
+            evaluations then also report bits per byte.
+        on_log: called with one dict per log step on rank 0 (step, tokens, seconds,
+            train_loss, lr, grad_norm, tokens_per_second; val_loss and val_bpb when
+            evaluated), e.g. to write metrics.jsonl.
         checkpoint_path: where checkpoints go (None: never written).
         metadata: JSON-able description of the model and data; stored in
             checkpoints, and a resume whose metadata differs is refused.
@@ -111,9 +118,9 @@ class Trainer:
 
     def __init__(self, model, train_ids, val_ids, config: TrainingConfig, *,
                  context: DistributedContext | None = None, fsdp: bool = False,
-                 train_documents=None, eot_id: int | None = None,
+                 train_documents=None, eot_id: int | None = None, token_bytes=None,
                  checkpoint_path: str | os.PathLike | None = None, metadata: dict | None = None,
-                 quiet: bool = False) -> None:
+                 on_log=None, quiet: bool = False) -> None:
         if not isinstance(config, TrainingConfig):
             raise TypeError(f"config must be a TrainingConfig; got {type(config).__name__}")
         check_training_data(model, train_ids, val_ids, config.context_length)
@@ -146,18 +153,15 @@ class Trainer:
         self.generator = self.context.batch_generator(config.seed)
         self.tokens_per_step = config.tokens_per_step * self.context.world_size
         self.validation, self.train_probe = evaluation_sets(
-            train_ids, val_ids, config, world_size=self.context.world_size)
+            train_ids, val_ids, config, world_size=self.context.world_size,
+            token_bytes=token_bytes)
         self.schedule = WarmupCosineSchedule(config.learning_rate, config.min_lr_ratio,
                                              config.warmup_steps, config.max_steps, config.max_time)
         self.step = 0
         self.elapsed = 0.0
         self.tokens_seen = 0
         self.initial_check: dict | None = None
-        self.history = {"train": [], "val": [], "lr": [], "grad_norm": []}
-        # Sums since the last history record (loss, pre-clip gradient norm) and their step
-        # count; in the checkpoint, so a resumed run's records match an unbroken run's.
-        self._window = [torch.zeros((), device=self.device),
-                        torch.zeros((), device=self.device), 0]
+        self.log = TrainingLog(self.device, on_log=on_log if self.context.is_main else None)
         self._last_lr = config.learning_rate
         self._stop_requested = False  # this rank's wish (Ctrl-C)
         self._stopping = False  # what all ranks agreed after the last step
@@ -175,8 +179,7 @@ class Trainer:
             "rng": self.context.gather_objects(capture_rng_state(self.generator)),
             "step": self.step, "elapsed": self.elapsed, "tokens_seen": self.tokens_seen,
             "config": self.config.to_dict(), "metadata": self.metadata,
-            "initial_check": self.initial_check, "history": self.history,
-            "loss_window": [float(self._window[0]), float(self._window[1]), self._window[2]],
+            "initial_check": self.initial_check, "log": self.log.state_dict(),
             "last_lr": self._last_lr,
         }
 
@@ -215,11 +218,8 @@ class Trainer:
         restore_rng_state(state["rng"][self.context.rank], self.generator)
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.tokens_seen = state["tokens_seen"]
-        self.initial_check, self.history = state["initial_check"], state["history"]
-        loss_sum, norm_sum, steps = state["loss_window"]
-        self._window = [torch.tensor(loss_sum, device=self.device),
-                        torch.tensor(norm_sum, device=self.device), steps]
-        self._last_lr = state["last_lr"]
+        self.initial_check, self._last_lr = state["initial_check"], state["last_lr"]
+        self.log.load_state_dict(state["log"])
         self._last_checkpoint_step = self.step
 
     # ---- the loop ----------------------------------------------------------------------
@@ -260,11 +260,12 @@ class Trainer:
         self._clock_start = time.perf_counter() - self.elapsed  # a resumed run keeps its clock
         if self.initial_check is None:
             progress.message(self.check_initial_loss().explain())
+            self.log.emit({"step": 0, "tokens": 0, "seconds": 0.0, **self._evaluate_val()})
         else:
             progress.message(f"resuming at step {self.step} ({self.tokens_seen:,} tokens seen)")
         self._timing = LoopTiming()
         loop_start, start_step = time.perf_counter(), self.step
-        last_val = None
+        last_val = self.log.history["val"][-1][1]
         while (stopped := self._stop_reason()) is None:
             learning_rate = self.schedule.learning_rate(self.step, self.elapsed)
             for group in self.optimizer.param_groups:
@@ -280,15 +281,17 @@ class Trainer:
             rate = (self.step - start_step) * self.tokens_per_step / max(
                 time.perf_counter() - loop_start, 1e-9)
             evaluate_now = self.step % config.eval_interval == 0 and self._stop_reason() is None
-            logged = self.step % config.log_interval == 0 or evaluate_now
+            record = None
+            if self.step % config.log_interval == 0 or evaluate_now:
+                record = self._close_window(tokens_per_second=rate)
+                if evaluate_now:
+                    record.update(self._timing.timed("evaluation", self._evaluate_val))
+                    last_val = record["val_loss"]
+                    progress.evaluation(record)
+                self.log.emit(record)
             progress.update(step=self.step, elapsed=time.perf_counter() - self._clock_start,
                             tokens_per_second=rate, val_loss=last_val,
-                            train_loss=self._log_window() if logged else None)
-            if evaluate_now:
-                last_val = self._timing.timed("evaluation", self._evaluate_val)
-                progress.evaluation(step=self.step, elapsed=self.elapsed, val_loss=last_val,
-                                    train_loss=self.history["train"][-1][1],
-                                    tokens_per_second=rate)
+                            train_loss=None if record is None else record["train_loss"])
             if config.checkpoint_interval and self.step % config.checkpoint_interval == 0:
                 self._timing.timed("checkpoint", self.save_checkpoint)
         timing = self._timing.summary(time.perf_counter() - loop_start, self.step - start_step,
@@ -301,15 +304,17 @@ class Trainer:
             progress.message(f"interrupted at step {self.step}; " + (
                 f"checkpoint saved to {self.checkpoint_path}" if self.checkpoint_path else
                 "no checkpoint_path was set, so nothing was saved"))
-            return self._result(stopped, None, None, timing)
-        if self._window[2]:
-            self._log_window()  # the last, shorter window of a run that ended between logs
-        final_val = self._evaluate_val()
-        final_train = self._score(self.train_probe)
-        progress.evaluation(step=self.step, elapsed=self.elapsed, train_loss=final_train,
-                            val_loss=final_val, tokens_per_second=timing["tokens_per_second"])
+            return self._result(stopped, None, timing)
+        if self.log.window_steps:  # the last, shorter window of a run that ended between logs
+            self.log.emit(self._close_window(tokens_per_second=timing["tokens_per_second"]))
+        # The final train loss is scored like validation (fixed windows), not a running mean.
+        final = {"step": self.step, "tokens": self.tokens_seen, "seconds": self.elapsed,
+                 "final_train_loss": self._score(self.train_probe), **self._evaluate_val(),
+                 "tokens_per_second": timing["tokens_per_second"]}
+        progress.evaluation({**final, "train_loss": final["final_train_loss"]})
+        self.log.emit(final)
         self.save_checkpoint()
-        return self._result(stopped, final_train, final_val, timing)
+        return self._result(stopped, final, timing)
 
     def _train_step(self) -> None:
         """One optimizer step (all micro-batches). Refuses a non-finite loss or gradient."""
@@ -345,22 +350,12 @@ class Trainer:
             )
         self.precision.step(self.optimizer)
         self.optimizer.zero_grad(set_to_none=True)
-        self._window[0] += mean_loss
-        self._window[1] += norm.detach()
-        self._window[2] += 1
+        self.log.add_step(mean_loss, norm)
 
-    def _log_window(self) -> float:
-        """Record the mean loss and gradient norm since the last record; return that loss.
-
-        The one place the training loss is read back from the device.
-        """
-        loss_sum, norm_sum, steps = self._window
-        loss = float(loss_sum) / steps
-        self.history["train"].append((self.step, loss))
-        self.history["grad_norm"].append((self.step, float(norm_sum) / steps))
-        self.history["lr"].append((self.step, self._last_lr))
-        self._window = [torch.zeros_like(loss_sum), torch.zeros_like(norm_sum), 0]
-        return loss
+    def _close_window(self, *, tokens_per_second: float) -> dict:
+        return self.log.close_window(step=self.step, tokens=self.tokens_seen,
+                                     seconds=self.elapsed, lr=self._last_lr,
+                                     tokens_per_second=tokens_per_second)
 
     def _score(self, windows: ValidationSet) -> float:
         """Mean loss on fixed windows: each rank scores its equal share, the means are averaged.
@@ -369,15 +364,15 @@ class Trainer:
         collective), which the equal shares guarantee.
         """
         share = list(self.context.share_of(len(windows.x)))
-        local = evaluate(self.eval_model, ValidationSet(windows.x[share], windows.y[share]),
+        local = evaluate(self.eval_model, windows.subset(share),
                          batch_size=self.config.eval_batch_size, device=self.device,
                          autocast=self.precision.autocast, fused=self.config.fused_loss)
         return self.context.mean_across_ranks(local)
 
-    def _evaluate_val(self) -> float:
+    def _evaluate_val(self) -> dict:
+        """Score the validation windows: ``{"val_loss": nats/token, "val_bpb": bits/byte}``."""
         loss = self._score(self.validation)
-        self.history["val"].append((self.step, loss))
-        return loss
+        return self.log.add_validation(self.step, loss, self.validation.bits_per_byte(loss))
 
     def _stop_reason(self) -> str | None:
         """Why the run ends now, from values every rank agreed on (so all stop together)."""
@@ -389,10 +384,12 @@ class Trainer:
             return "max_time"
         return None
 
-    def _result(self, stopped, final_train, final_val, timing) -> TrainingResult:
+    def _result(self, stopped: str, final: dict | None, timing: dict) -> TrainingResult:
+        final = final or {}
         return TrainingResult(
             steps=self.step, tokens_seen=self.tokens_seen, elapsed=self.elapsed, stopped=stopped,
-            initial_check=dict(self.initial_check or {}), final_train_loss=final_train,
-            final_val_loss=final_val, val_tokens=self.validation.num_tokens,
-            skipped_steps=self.precision.skipped_steps, history=self.history, timing=timing,
+            initial_check=dict(self.initial_check or {}),
+            final_train_loss=final.get("final_train_loss"), final_val_loss=final.get("val_loss"),
+            final_val_bpb=final.get("val_bpb"), val_tokens=self.validation.num_tokens,
+            skipped_steps=self.precision.skipped_steps, history=self.log.history, timing=timing,
         )

@@ -23,7 +23,20 @@ ARCHITECTURE = "TransformerLM"
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """TransformerLM's constructor arguments (see :class:`TransformerLM` for each)."""
+    """TransformerLM's constructor arguments.
+
+        vocab_size: V, token ids the model reads and scores (None in a recipe:
+            the tokenizer decides).
+        embedding_dim: C, the width of the residual stream.
+        num_layers: transformer blocks stacked.
+        num_heads: attention heads per block (must divide embedding_dim).
+        max_seq_len: the longest context the model accepts.
+        hidden_dim: MLP width (none: 4 · embedding_dim).
+        positions: where order comes from: learned (a table) or rotary.
+        mlp: the feed-forward: gelu (GPT-2) or swiglu (gated).
+        norm: layer (LayerNorm) or rms (RMSNorm).
+        bias: biases in the attention and MLP linears.
+    """
 
     vocab_size: int | None = None
     embedding_dim: int = 128

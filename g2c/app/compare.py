@@ -1,0 +1,111 @@
+"""Runs side by side: one picture of their learning curves and of what each learned.
+
+    compare_runs(["artifacts/models/ShakespeareLM-407K", "artifacts/models/StoryLM-1M"],
+                 corpora=["shakespeare", "../shared/data/tinystories_sample.txt"],
+                 out="compare.png")
+
+The picture has
+* the validation curves in **bits per byte** against tokens seen, and against
+  wall-clock seconds (from each run's ``metrics.jsonl``): bits per byte, not
+  nats per token, so a character model and a BPE model share one axis;
+* given corpora, the **cross-corpus matrix** (rows: models, columns: corpora,
+  cells: bits per byte from :mod:`g2c.app.evaluate`) as a heatmap, also
+  returned as numbers and printed as a table. Each model is usually best on
+  the text it was trained on: the module's "corpus choice shapes behaviour".
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from g2c.app.evaluate import evaluate_artifact
+from g2c.app.metrics import METRICS_NAME, read_metrics
+from g2c.atomic_files import atomic_write_bytes
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What ``compare_runs`` found: curves per run, and the bits-per-byte matrix."""
+
+    runs: list  # run names (artifact folder names)
+    curves: dict  # run -> [(tokens, seconds, val bits per byte), ...]
+    corpora: list  # matrix columns
+    matrix: np.ndarray | None  # (runs, corpora) bits per byte, None without corpora
+
+    def table(self) -> str:
+        """The matrix as text: one row per model, one column per corpus."""
+        if self.matrix is None:
+            return ""
+        width = max(len(run) for run in self.runs)
+        header = " " * width + "".join(f"  {corpus[-24:]:>24s}" for corpus in self.corpora)
+        rows = [f"{run:{width}s}" + "".join(f"  {value:24.4f}" for value in values)
+                for run, values in zip(self.runs, self.matrix)]
+        return "\n".join([header + "   (bits per byte)", *rows])
+
+
+def validation_curve(artifact: str | os.PathLike) -> list[tuple[int, float, float]]:
+    """(tokens seen, seconds, val bits per byte) for every evaluation of a run."""
+    path = Path(artifact) / METRICS_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{artifact} has no {METRICS_NAME}: it was trained before g2c "
+                                f"wrote metrics; train it again to compare its curve")
+    return [(r["tokens"], r["seconds"], r["val_bpb"]) for r in read_metrics(path)
+            if r.get("val_bpb") is not None]
+
+
+def compare_figure(comparison: Comparison):
+    """The matplotlib Figure (not yet saved): curves panels, then the heatmap if any."""
+    from matplotlib.figure import Figure
+
+    panels = 3 if comparison.matrix is not None else 2
+    figure = Figure(figsize=(5.2 * panels, 4.2), dpi=110, layout="constrained")
+    by_tokens, by_seconds, *rest = figure.subplots(1, panels)
+    for run in comparison.runs:
+        tokens, seconds, bpb = zip(*comparison.curves[run]) if comparison.curves[run] else ((),) * 3
+        by_tokens.plot(tokens, bpb, marker="o", markersize=3, label=run)
+        by_seconds.plot(seconds, bpb, marker="o", markersize=3, label=run)
+    for axes, label in ((by_tokens, "tokens seen"), (by_seconds, "training seconds")):
+        axes.set_xlabel(label)
+        axes.set_ylabel("validation bits per byte")
+        axes.grid(alpha=0.3)
+    by_tokens.legend(fontsize=8)
+    by_tokens.set_title("learning per token")
+    by_seconds.set_title("learning per second")
+    if rest:
+        heat = rest[0]
+        image = heat.imshow(comparison.matrix, cmap="viridis_r", aspect="auto")
+        heat.set_xticks(range(len(comparison.corpora)),
+                        [Path(c).name or c for c in comparison.corpora], rotation=20, ha="right")
+        heat.set_yticks(range(len(comparison.runs)), comparison.runs)
+        for (row, column), value in np.ndenumerate(comparison.matrix):
+            heat.text(column, row, f"{value:.3f}", ha="center", va="center", color="white")
+        heat.set_title("bits per byte: models x corpora")
+        figure.colorbar(image, ax=heat)
+    return figure
+
+
+def compare_runs(artifacts: list, *, corpora: list = (), out: str | os.PathLike | None = None,
+                 whole: bool = False, device: str = "cpu") -> Comparison:
+    """Collect the runs' curves (and the matrix on ``corpora``); draw them to ``out``."""
+    if not artifacts:
+        raise ValueError("compare needs at least one ARTIFACT")
+    runs = [Path(artifact).name for artifact in artifacts]
+    if len(set(runs)) != len(runs):
+        raise ValueError(f"two artifacts share a folder name ({', '.join(runs)}); the picture "
+                         f"labels runs by folder name, so give them different names")
+    curves = {run: validation_curve(artifact) for run, artifact in zip(runs, artifacts)}
+    matrix = None
+    if corpora:
+        matrix = np.array([[score.bits_per_byte for score in evaluate_artifact(
+            artifact, list(corpora), whole=whole, device=device)] for artifact in artifacts])
+    comparison = Comparison(runs, curves, list(corpora), matrix)
+    if out is not None:
+        buffer = io.BytesIO()
+        compare_figure(comparison).savefig(buffer, format="png")
+        atomic_write_bytes(out, buffer.getvalue())
+    return comparison

@@ -1,0 +1,169 @@
+"""Score a trained model on any corpus: loss, perplexity and bits per byte.
+
+    evaluate_artifact("artifacts/models/ShakespeareLM-407K", ["stories.txt", "shakespeare"])
+        -> [CorpusScore(corpus="stories.txt", tokens=..., bytes=..., loss=..., bits_per_byte=...)]
+
+The question behind it is the module's: *corpus choice shapes model
+behaviour*. A Shakespeare model scored on stories, and a story model on
+Shakespeare, show what each learned. Nats per token cannot answer it across
+tokenizers (a BPE token spans several bytes, a character one), so the score
+that compares is **bits per byte**: the total loss in bits over the UTF-8
+bytes of the scored text.
+
+What is scored, exactly:
+
+* the corpus's *validation split*: its last 10% of characters
+  (``split_point``), starting at the next line break so no line is cut — or
+  the whole corpus with ``whole=True``. Both are defined on the text, not on
+  tokens, so every model, whatever its tokenizer, is scored on the same bytes;
+* the text is re-encoded with the model's own tokenizer, documents joined by
+  ``<|endoftext|>`` and one ``<|endoftext|>`` in front, so *every* text token is
+  predicted exactly once (separators cost loss but have 0 bytes);
+* windows of the model's ``max_seq_len`` follow each other with a one-token
+  overlap (the last target of one is the first input of the next), the last
+  one shorter;
+* characters a character-level model has no id for are left out of the
+  text and *reported* (``characters_left_out``, ``unknown_characters``).
+
+The split is held in memory (10% of the corpus; all of it with ``whole``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from g2c.app.artifact import load_artifact
+from g2c.app.recipe import read_recipe
+from g2c.corpora import resolve_source
+from g2c.pretraining import lm_cross_entropy
+from g2c.token_split import split_point
+from g2c.training.device import select_device
+from g2c.validation import require_positive_int
+
+EVAL_FRACTION = 0.9  # the validation split: text after the first 90% of characters
+
+
+@dataclass(frozen=True)
+class CorpusScore:
+    """How well one model predicts one corpus's text."""
+
+    corpus: str
+    split: str  # "validation" or "all"
+    tokens: int  # predictions scored
+    bytes: int  # UTF-8 bytes of the scored text
+    loss: float  # nats per token
+    perplexity: float  # exp(loss)
+    bits_per_byte: float
+    characters_left_out: int  # text the model's character vocabulary cannot encode
+    unknown_characters: list  # a few of them, distinct
+
+    def row(self) -> dict:
+        return dict(self.__dict__)
+
+
+def evaluation_documents(source, *, whole: bool = False) -> list[str]:
+    """The documents of ``source`` (a SOURCE spec or a CorpusSource) that get scored."""
+    corpus = resolve_source(source) if isinstance(source, (str, os.PathLike)) else source
+    if whole:
+        return [document for document in corpus.documents() if document]
+    lengths = [len(document) for document in corpus.documents()]
+    cut = split_point(sum(lengths), EVAL_FRACTION)
+    kept, before = [], 0
+    for document, length in zip(corpus.documents(), lengths):
+        if before + length > cut:
+            start = max(cut - before, 0)
+            if start:  # inside this document: from the next line on
+                newline = document.find("\n", start)
+                start = len(document) if newline < 0 else newline + 1
+            if document[start:]:
+                kept.append(document[start:])
+        before += length
+    if not kept:
+        raise ValueError(f"corpus {corpus.name!r} has no text after its first "
+                         f"{EVAL_FRACTION:.0%}; score it whole (--all)")
+    return kept
+
+
+def _encodable(documents: list[str], tokenizer) -> tuple[list[str], int, list[str]]:
+    """Drop the characters a char tokenizer cannot encode; count them and name a few."""
+    alphabet = getattr(tokenizer, "alphabet", None)
+    if alphabet is None:  # byte-level BPE: every text encodes
+        return documents, 0, []
+    known = set(alphabet)
+    unknown = sorted({c for document in documents for c in set(document) - known})
+    if not unknown:
+        return documents, 0, []
+    table = str.maketrans(dict.fromkeys(unknown))
+    kept = [document.translate(table) for document in documents]
+    left_out = sum(map(len, documents)) - sum(map(len, kept))
+    return kept, left_out, unknown[:20]
+
+
+@torch.no_grad()
+def score_documents(model, tokenizer, documents: list[str], *, batch_size: int = 16,
+                    device: str = "cpu") -> tuple[float, int, int]:
+    """(total loss in nats, tokens predicted, bytes) of ``documents`` under ``model``."""
+    batch_size = require_positive_int("batch_size", batch_size)
+    ids = [tokenizer.eot_id]
+    for document in documents:
+        ids += tokenizer.encode(document) + [tokenizer.eot_id]
+    ids = torch.tensor(ids[:-1], dtype=torch.long)  # no separator after the last document
+    targets_bytes = int(tokenizer.token_byte_lengths()[ids[1:].numpy()].sum())
+    window = model.max_seq_len
+    starts = list(range(0, len(ids) - 1, window))
+    model.eval().to(device)
+    total = 0.0
+    full = [s for s in starts if s + window + 1 <= len(ids)]
+    for i in range(0, len(full), batch_size):
+        rows = torch.stack([ids[s:s + window + 1] for s in full[i:i + batch_size]]).to(device)
+        total += float(lm_cross_entropy(model(rows[:, :-1]), rows[:, 1:])) * rows[:, 1:].numel()
+    if len(full) < len(starts):  # the shorter last window
+        tail = ids[starts[-1]:].unsqueeze(0).to(device)
+        total += float(lm_cross_entropy(model(tail[:, :-1]), tail[:, 1:])) * (tail.shape[1] - 1)
+    return total, len(ids) - 1, targets_bytes
+
+
+def evaluate_model(model, tokenizer, source, *, whole: bool = False, batch_size: int = 16,
+                   device: str = "cpu", name: str | None = None) -> CorpusScore:
+    """Score ``model`` (with its ``tokenizer``) on a corpus; see the module docstring."""
+    documents, left_out, unknown = _encodable(evaluation_documents(source, whole=whole),
+                                              tokenizer)
+    nats, tokens, num_bytes = score_documents(model, tokenizer, documents,
+                                              batch_size=batch_size, device=device)
+    loss = nats / tokens
+    return CorpusScore(corpus=name or str(source), split="all" if whole else "validation",
+                       tokens=tokens, bytes=num_bytes, loss=loss, perplexity=math.exp(loss),
+                       bits_per_byte=nats / math.log(2) / max(num_bytes, 1),
+                       characters_left_out=left_out, unknown_characters=unknown)
+
+
+def evaluate_artifact(artifact, corpora: list, *, whole: bool = False, batch_size: int = 16,
+                      device: str = "cpu") -> list[CorpusScore]:
+    """Score the model in ``artifact`` on each corpus (default: its own training corpus)."""
+    model, tokenizer, _ = load_artifact(artifact)
+    if not corpora:
+        recipe_path = Path(artifact) / "run.toml"
+        if not recipe_path.is_file():
+            raise ValueError(f"{artifact} has no run.toml naming its corpus; name one with "
+                             f"--corpus SOURCE")
+        corpora = [read_recipe(recipe_path)["corpus"]]
+    resolved = select_device(device)
+    return [evaluate_model(model, tokenizer, corpus, whole=whole, batch_size=batch_size,
+                           device=resolved) for corpus in corpora]
+
+
+def score_table(scores: list[CorpusScore]) -> str:
+    """The scores as an aligned text table (one row per corpus)."""
+    lines = [f"{'corpus':32s} {'split':10s} {'tokens':>10s} {'bytes':>10s} {'loss':>7s} "
+             f"{'ppl':>8s} {'bits/byte':>9s}  left out"]
+    for s in scores:
+        left = "" if not s.characters_left_out else (
+            f"{s.characters_left_out:,} chars: {''.join(s.unknown_characters)!r}")
+        lines.append(f"{s.corpus[-32:]:32s} {s.split:10s} {s.tokens:10,d} {s.bytes:10,d} "
+                     f"{s.loss:7.4f} {s.perplexity:8.2f} {s.bits_per_byte:9.4f}  {left}")
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""``g2c compare ARTIFACT ... --out compare.png``: runs side by side, and what each learned.
+
+    g2c compare artifacts/models/A artifacts/models/B --out compare.png
+    g2c compare A B --corpus shakespeare --corpus stories.txt --all --out compare.png
+
+One picture: validation bits per byte against tokens seen and against wall
+time, and with ``--corpus`` the models x corpora matrix (also printed). A thin
+shell over :func:`g2c.app.compare.compare_runs`.
+"""
+
+from __future__ import annotations
+
+ARTIFACTS_ROOT = "artifacts/models"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compare", help="plot runs' curves in bits per byte and a models x corpora matrix")
+    parser.add_argument("artifacts", nargs="+", metavar="ARTIFACT",
+                        help=f"artifact directories, or names under {ARTIFACTS_ROOT}/")
+    parser.add_argument("--corpus", action="append", default=[], metavar="SOURCE",
+                        help="score every model on this corpus too; repeat for several")
+    parser.add_argument("--all", action="store_true",
+                        help="score whole corpora, not their validation splits")
+    parser.add_argument("--out", default="compare.png", metavar="PNG",
+                        help="where to write the picture (default compare.png)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from g2c.app.artifact import resolve_artifact
+    from g2c.app.compare import compare_runs
+
+    artifacts = [resolve_artifact(a, ARTIFACTS_ROOT) for a in args.artifacts]
+    comparison = compare_runs(artifacts, corpora=args.corpus, out=args.out, whole=args.all,
+                              device=args.device)
+    if comparison.matrix is not None:
+        print(comparison.table())
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,41 @@
+"""``g2c evaluate ARTIFACT``: score a trained model on any corpus (loss, perplexity, bits/byte).
+
+    g2c evaluate artifacts/models/ShakespeareLM-407K                 its own corpus (validation)
+    g2c evaluate artifacts/models/ShakespeareLM-407K --corpus stories.txt --corpus shakespeare
+    g2c evaluate artifacts/models/StoryLM-1.2M --corpus notes.md --all --json
+
+A thin shell over :func:`g2c.app.evaluate.evaluate_artifact`; see there what
+exactly is scored and why bits per byte is the number that compares models
+with different tokenizers.
+"""
+
+from __future__ import annotations
+
+import json
+
+ARTIFACTS_ROOT = "artifacts/models"
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="score a trained model on corpora: loss, perplexity, bits per byte")
+    parser.add_argument("artifact", metavar="ARTIFACT",
+                        help=f"artifact directory, or its name under {ARTIFACTS_ROOT}/")
+    parser.add_argument("--corpus", action="append", default=[], metavar="SOURCE",
+                        help="a corpus (g2c prepare --corpus syntax); repeat for several "
+                             "(default: the artifact's own, from its run.toml)")
+    parser.add_argument("--all", action="store_true",
+                        help="score the whole corpus, not its validation split (last 10%%)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from g2c.app.artifact import resolve_artifact
+    from g2c.app.evaluate import evaluate_artifact, score_table
+
+    scores = evaluate_artifact(resolve_artifact(args.artifact, ARTIFACTS_ROOT), args.corpus,
+                               whole=args.all, device=args.device)
+    print(json.dumps([s.row() for s in scores], indent=2) if args.json else score_table(scores))
+    return 0

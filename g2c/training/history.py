@@ -1,0 +1,74 @@
+"""What a run remembers of its curves: history for plots, records for metrics.jsonl.
+
+    log = TrainingLog(device, on_log=print)
+    log.add_step(loss, grad_norm)              # every step: 0-d tensors, stay on the device
+    record = log.close_window(step=..., tokens=..., seconds=..., lr=..., tokens_per_second=...)
+    log.add_validation(step, val_loss, val_bpb)
+    log.emit(record)                           # -> on_log(record), e.g. a metrics.jsonl line
+
+Between log steps the losses and gradient norms are only *added up* on the
+device; ``close_window`` reads the sums back once (the one place the training
+loss crosses to the host) and records the means:
+
+    history = {"train": [(step, mean loss)], "grad_norm": [...], "lr": [...],
+               "val": [(step, loss)], "val_bpb": [(step, bits per byte)]}
+
+The open window is part of the checkpoint (``state_dict``), so a resumed run
+records exactly the points an unbroken run would.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class TrainingLog:
+    """The history of one run and its not-yet-recorded step sums."""
+
+    def __init__(self, device: torch.device, *, on_log=None) -> None:
+        self.device = device
+        self.on_log = on_log
+        self.history = {"train": [], "val": [], "val_bpb": [], "lr": [], "grad_norm": []}
+        self._open_window(0.0, 0.0, 0)
+
+    def _open_window(self, loss_sum: float, norm_sum: float, steps: int) -> None:
+        self._loss_sum = torch.tensor(loss_sum, device=self.device)
+        self._norm_sum = torch.tensor(norm_sum, device=self.device)
+        self.window_steps = steps
+
+    def add_step(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+        """One optimizer step's mean loss and pre-clip gradient norm (no host read)."""
+        self._loss_sum += loss.detach()
+        self._norm_sum += grad_norm.detach()
+        self.window_steps += 1
+
+    def close_window(self, *, step: int, tokens: int, seconds: float, lr: float,
+                     tokens_per_second: float) -> dict:
+        """Record the means since the last record; return the metrics record."""
+        steps = self.window_steps
+        record = {"step": step, "tokens": tokens, "seconds": seconds,
+                  "train_loss": float(self._loss_sum) / steps, "lr": lr,
+                  "grad_norm": float(self._norm_sum) / steps,
+                  "tokens_per_second": tokens_per_second}
+        for key, value in (("train", record["train_loss"]), ("grad_norm", record["grad_norm"]),
+                           ("lr", lr)):
+            self.history[key].append((step, value))
+        self._open_window(0.0, 0.0, 0)
+        return record
+
+    def add_validation(self, step: int, loss: float, bits_per_byte: float | None) -> dict:
+        self.history["val"].append((step, loss))
+        self.history["val_bpb"].append((step, bits_per_byte))
+        return {"val_loss": loss, "val_bpb": bits_per_byte}
+
+    def emit(self, record: dict) -> None:
+        if self.on_log is not None:
+            self.on_log(record)
+
+    def state_dict(self) -> dict:
+        return {"history": self.history,
+                "window": [float(self._loss_sum), float(self._norm_sum), self.window_steps]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = state["history"]
+        self._open_window(*state["window"])
