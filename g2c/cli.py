@@ -14,23 +14,31 @@ import sys
 
 from g2c import __version__
 
-VERBS = ("prepare", "pretrain", "sample", "evaluate", "compare", "check", "grade", "scaffold")
+VERBS = ("prepare", "pretrain", "sample", "evaluate", "compare", "check", "grade",
+         "scaffold")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verbs=VERBS) -> argparse.ArgumentParser:
+    """The parser for ``verbs`` (all of them by default).
+
+    Each verb module is imported only when its parser is built, so ``g2c
+    prepare`` never imports PyTorch: ``main`` builds just the verb it runs.
+    """
     parser = argparse.ArgumentParser(
         prog="g2c", description="Learn and do language-model pretraining."
     )
     parser.add_argument("--version", action="version", version=f"g2c {__version__}")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    for verb in VERBS:
+    for verb in verbs:
         module = importlib.import_module(f"g2c.commands.{verb}")
         module.add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verbs = argv[:1] if argv and argv[0] in VERBS else VERBS  # no verb yet: --help lists all
+    args = build_parser(verbs).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:

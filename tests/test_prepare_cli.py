@@ -44,3 +44,18 @@ def test_mistakes_are_one_line_and_exit_code_2(tmp_path, capsys):
     assert main(["prepare", "--corpus", str(tmp_path / "t.txt"), "--vocab-size", "10",
                  "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "at least 260" in capsys.readouterr().err
+
+
+def test_prepare_never_imports_torch(tmp_path):
+    # Text preparation runs on machines (and memory budgets) without PyTorch's ~230 MiB.
+    import subprocess
+    import sys
+
+    code = ("import sys; from g2c.cli import main; "
+            f"main(['prepare', '--corpus', 'shakespeare', '--tokenizer', 'char', '--out', "
+            f"{str(tmp_path / 'out')!r}, '--quiet']); print(sorted({{'torch', 'datasets'}} & "
+            "set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -9,6 +9,8 @@ A thin shell over :func:`g2c.corpora.prepare_corpus`.
 
 from __future__ import annotations
 
+import os
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -21,7 +23,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--corpus", required=True, metavar="SOURCE",
         help="shakespeare | tinyshakespeare | a .txt/.md/.jsonl(.gz) file | a directory | "
-        "hf:DATASET[@SPLIT] | a mixture 'SOURCE=WEIGHT,SOURCE=WEIGHT'",
+        "hf:DATASET[@SPLIT] (a Hub name, or hf:PATH for a local data file, folder or "
+        "save_to_disk folder) | a mixture 'SOURCE=WEIGHT,SOURCE=WEIGHT'; .jsonl rows hold "
+        "'text', or chat 'messages' rendered with the reserved chat tokens",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--tokenizer", default="bpe", metavar="char|bpe|FILE",
@@ -48,6 +52,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    # Preparing text needs no PyTorch; keep `datasets` from importing it too (~230 MiB).
+    os.environ.setdefault("USE_TORCH", "0")
     from g2c.corpora import prepare_corpus
 
     prepared = prepare_corpus(
