@@ -83,7 +83,8 @@ def test_bad_flag_values_are_refused():
     with pytest.raises((ValueError, TypeError), match="max_time"):
         track_from_arguments(_args("--max-time", "-3"))
     assert track_from_arguments(_args("--compile")).training.compile is True
-    with pytest.raises(ValueError, match=r"--batch-size = '2\.5' is not allowed; expected an "):
+    with pytest.raises(ValueError, match=r"--batch-size: training\.batch_size = '2\.5' is not allowed; expected "
+                                         r"an integer"):
         track_from_arguments(_args("--batch-size", "2.5"))
     with pytest.raises(SystemExit):
         build_parser().parse_args(["pretrain", "--precision", "fp8"])
