@@ -1,6 +1,19 @@
-"""Fixtures shared by the trainer tests."""
+"""Fixtures shared by the trainer tests, and the ``cuda`` marker's skip rule."""
 
 import pytest
+import torch
+
+CUDA_SKIP_REASON = ("needs a CUDA GPU, and this machine has none "
+                    "(benchmarks/gpu_check.sh runs these tests on one)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Skip ``@pytest.mark.cuda`` tests without a GPU. The skip is raised here, not by a
+    skip mark, so pytest's ``-ra`` summary folds them into one line with their count:
+    ``SKIPPED [7] tests/conftest.py:…: needs a CUDA GPU, …``."""
+    if item.get_closest_marker("cuda") and not torch.cuda.is_available():
+        pytest.skip(CUDA_SKIP_REASON)
 
 
 @pytest.fixture

@@ -7,9 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
+from torch.nn.attention.flex_attention import BlockMask
+
 from g2c.pretraining import get_packed_batch, lm_cross_entropy, pack_documents
 from g2c.transformer import TransformerLM
-from g2c.transformer.document_mask import document_causal_mask
+from g2c.transformer.attention import CausalSelfAttention
+from g2c.transformer.document_mask import (
+    document_attention_mask,
+    document_block_mask,
+    document_causal_mask,
+)
 
 POSITION_KINDS = ["learned", "rotary"]
 
@@ -137,3 +144,63 @@ def test_bad_document_and_position_ids_raise():
         model(x, position_ids=torch.zeros(1, 8, dtype=torch.long))
     with pytest.raises(TypeError):
         model(x, torch.zeros_like(x))  # keyword-only: a positional second argument is a mistake
+
+
+def _packed_rows(batch, time, seed=2):
+    """(B, T) document ids and restarted positions: documents of ~50 tokens, so the
+    128 × 128 tiles of the block mask come full, partial and empty."""
+    generator = torch.Generator().manual_seed(seed)
+    starts = torch.rand(batch, time, generator=generator) < 0.02
+    starts[:, 0] = True
+    document_ids = starts.long().cumsum(dim=1) - 1
+    index = torch.arange(time).expand(batch, time)
+    first = torch.where(starts, index, 0).cummax(dim=1).values  # each position's document start
+    return document_ids, index - first
+
+
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+def test_flex_attention_with_the_block_mask_matches_sdpa_with_the_bool_mask():
+    # FlexAttention's forward runs on CPU (its unfused reference; torch 2.13 has no CPU
+    # backward), so the CUDA path's mask can be checked against SDPA's here.
+    torch.manual_seed(0)
+    attention = CausalSelfAttention(64, 4).eval()
+    document_ids, _ = _packed_rows(3, 300)  # 300: the last tile is cut short
+    h = torch.randn(3, 300, 64)
+    block_mask = document_block_mask(document_ids)
+    with torch.no_grad():
+        sdpa = attention(h, attn_mask=document_causal_mask(document_ids))
+        flex = attention(h, attn_mask=block_mask)
+    torch.testing.assert_close(flex, sdpa, atol=1e-5, rtol=1e-5)
+    assert isinstance(block_mask, BlockMask) and block_mask.sparsity() > 0  # tiles skipped
+
+
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_off_cuda_the_document_mask_is_the_bool_tensor_for_sdpa(device):
+    document_ids, _ = _packed_rows(2, 40)
+    mask = document_attention_mask(document_ids.to(device), head_dim=64)
+    assert isinstance(mask, torch.Tensor) and mask.dtype == torch.bool
+    assert mask.shape == (2, 1, 40, 40) and mask.device.type == device
+
+
+@pytest.mark.cuda
+def test_packed_rows_on_cuda_take_flex_attention_and_match_the_cpu_model():
+    torch.manual_seed(0)
+    model = TransformerLM(50, 64, 2, 4, 256, positions="rotary")
+    document_ids, position_ids = _packed_rows(2, 256)
+    x = torch.randint(0, 50, (2, 256), generator=torch.Generator().manual_seed(3))
+    y = torch.randint(0, 50, (2, 256), generator=torch.Generator().manual_seed(4))
+    gpu_model = TransformerLM(50, 64, 2, 4, 256, positions="rotary").cuda()
+    gpu_model.load_state_dict(model.state_dict())
+    assert isinstance(document_attention_mask(document_ids.cuda(), gpu_model.head_dim), BlockMask)
+    assert isinstance(document_attention_mask(document_ids.cuda(), head_dim=8), torch.Tensor)
+    losses = []
+    for net, device in ((model, "cpu"), (gpu_model, "cuda")):
+        inputs = [t.to(device) for t in (x, y, document_ids, position_ids)]
+        loss = lm_cross_entropy(net(inputs[0], document_ids=inputs[2], position_ids=inputs[3]),
+                                inputs[1])
+        loss.backward()
+        losses.append(float(loss))
+    assert losses[1] == pytest.approx(losses[0], rel=1e-3)
+    for (name, cpu), gpu in zip(model.named_parameters(), gpu_model.parameters()):
+        torch.testing.assert_close(gpu.grad.cpu(), cpu.grad, rtol=1e-2, atol=1e-4,
+                                   msg=lambda m, n=name: f"grad {n}: {m}")

@@ -10,6 +10,13 @@ With ``rotary`` (a :class:`~g2c.transformer.rotary.RotaryEmbedding`) the
 queries and keys are turned by their positions before they meet, so scores
 depend on relative offsets (see ``rotary.py``).
 
+Packed rows replace the causal mask by a document mask (``document_mask.py``):
+a (B, 1, T, T) boolean tensor for SDPA, or on CUDA a FlexAttention
+``BlockMask``, which lets the fused kernel skip every block of keys outside
+the query's document instead of reading a dense mask. During generation a
+:class:`~g2c.transformer.kv_cache.LayerCache` supplies the keys and values of
+positions already read (``kv_cache.py``).
+
 :func:`explicit_causal_attention` spells the same computation out —
 softmax(Q·Kᵀ/√d + causal mask)·V — and is what the trainer's CPU tuning
 (``g2c.training.cpu_tuning``) switches on for bf16 on a CPU: there
@@ -21,11 +28,14 @@ matmuls in bf16 run at full AVX-512 speed.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
+from g2c.transformer.kv_cache import LayerCache
 from g2c.transformer.rotary import RotaryEmbedding
 
 
@@ -53,11 +63,14 @@ class CausalSelfAttention(nn.Module):
         self,
         h: torch.Tensor,
         *,
-        attn_mask: torch.Tensor | None = None,
+        attn_mask: torch.Tensor | BlockMask | None = None,
         position_ids: torch.Tensor | None = None,
+        kv_cache: LayerCache | None = None,
     ) -> torch.Tensor:
-        """(B, T, C) -> (B, T, C). ``attn_mask`` (B, 1, T, T) bool replaces the
-        causal mask (see document_mask.py); ``position_ids`` (B, T) feed rotary."""
+        """(B, T, C) -> (B, T, C). ``attn_mask`` — a (B, 1, T, T) bool tensor or a
+        FlexAttention ``BlockMask`` — replaces the causal mask (see document_mask.py);
+        ``position_ids`` (B, T) feed rotary; ``kv_cache`` adds the stored keys and values
+        of earlier positions (and keeps this call's)."""
         batch, time, channels = h.shape
         # (B, T, 3C) -> 3 × (B, heads, T, head_dim)
         qkv = (
@@ -68,14 +81,40 @@ class CausalSelfAttention(nn.Module):
         v = qkv[2]
         # Queries and keys turn together: one rotary call on the stacked pair.
         q, k = qkv[:2] if self.rotary is None else self.rotary(qkv[:2], position_ids)
-        if attn_mask is None and self.explicit_cpu_bf16 and q.device.type == "cpu" \
-                and q.dtype == torch.bfloat16:
-            out = explicit_causal_attention(q, k, v)
-        elif attn_mask is None:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
+        if kv_cache is not None:
+            k, v = kv_cache.extend(k, v)
+        if isinstance(attn_mask, BlockMask):
+            out = block_masked_attention(q, k, v, attn_mask)
+        elif attn_mask is not None:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        elif time == 1:  # the newest position: every key (stored or its own) is in its past
+            out = F.scaled_dot_product_attention(q, k, v)
+        elif self.explicit_cpu_bf16 and q.device.type == "cpu" and q.dtype == torch.bfloat16:
+            out = explicit_causal_attention(q, k, v)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.proj(out.transpose(1, 2).reshape(batch, time, channels))
+
+
+def block_masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                            block_mask: BlockMask) -> torch.Tensor:
+    """FlexAttention of (B, heads, T, head_dim) inputs under ``block_mask``.
+
+    On CUDA it runs compiled: one fused kernel that skips the blocks the mask
+    rules out (uncompiled, FlexAttention is an unfused reference that builds the
+    (T, T) scores). Elsewhere it runs that reference, forward only: in torch
+    2.13 FlexAttention has no backward pass on CPU, which is why training on a
+    CPU keeps SDPA with a boolean mask.
+    """
+    attend = _compiled_flex_attention() if q.is_cuda else flex_attention
+    return attend(q, k, v, block_mask=block_mask)
+
+
+@cache
+def _compiled_flex_attention():
+    """``torch.compile(flex_attention)``, made on first use (compiling imports take seconds);
+    inside a compiled model the call is inlined into the model's graph."""
+    return torch.compile(flex_attention, dynamic=False)
 
 
 def explicit_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

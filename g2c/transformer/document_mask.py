@@ -14,13 +14,22 @@ the document mask allows query t to see key s only when
                                               t=3     . . . 1 .
                                               t=4     . . . 1 1
 
-The mask is one (B, 1, T, T) boolean tensor, built once per forward and
-shared by every layer and head; ``F.scaled_dot_product_attention`` takes it as
-``attn_mask``. (When every row holds a single document the mask *is* the
-causal mask; the trainer then passes no document ids at all, and attention
-takes the faster ``is_causal=True`` path.) The diagonal is always allowed, so no query row is empty and
-the softmax never sees only -inf. (FlexAttention would skip the masked blocks,
-but in torch 2.13 it has no backward pass on CPU, so training here uses SDPA.)
+The mask is built once per forward and shared by every layer and head, in
+one of two forms (:func:`document_attention_mask` picks):
+
+- on a CPU (or any non-CUDA device): one (B, 1, T, T) boolean tensor, which
+  ``F.scaled_dot_product_attention`` takes as ``attn_mask``. A dense mask
+  rules out SDPA's flash kernel, and every masked score is still computed;
+- on CUDA: a FlexAttention ``BlockMask`` (:func:`document_block_mask`), the same
+  rule written per (query, key) pair and summarised per 128 × 128 tile as
+  "all allowed", "none allowed" (skipped by the kernel) or "partly". Short
+  documents make most tiles empty, so the work shrinks with them. FlexAttention
+  has no backward pass on CPU in torch 2.13, so CPU training keeps SDPA.
+
+(When every row holds a single document the mask *is* the causal mask; the
+trainer then passes no document ids at all, and attention takes the faster
+``is_causal=True`` path.) The diagonal is always allowed, so no query row is
+empty and the softmax never sees only -inf.
 
 Document ids must not decrease along a row: then every document is one
 contiguous run of positions, which is what "packed" means.
@@ -29,8 +38,13 @@ contiguous run of positions, which is what "packed" means.
 from __future__ import annotations
 
 import torch
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask
 
 from g2c.validation import require_integer_tensor
+
+# The fused CUDA FlexAttention kernel needs head_dim >= 16 (Triton's tl.dot); smaller
+# heads keep SDPA with the boolean mask.
+FLEX_MIN_HEAD_DIM = 16
 
 
 def check_document_ids(document_ids: torch.Tensor, token_ids: torch.Tensor) -> None:
@@ -75,3 +89,24 @@ def document_causal_mask(document_ids: torch.Tensor) -> torch.Tensor:
     same_document = document_ids.unsqueeze(2) == document_ids.unsqueeze(1)  # (B, T, T)
     causal = torch.ones(time, time, dtype=torch.bool, device=document_ids.device).tril()
     return (same_document & causal).unsqueeze(1)
+
+
+def document_block_mask(document_ids: torch.Tensor) -> BlockMask:
+    """(B, T) document ids -> FlexAttention ``BlockMask``: the rule of
+    :func:`document_causal_mask` (causal, same document) for query t and key s."""
+    batch, time = document_ids.shape
+
+    def same_document_causal(b, h, q, kv):
+        return (q >= kv) & (document_ids[b, q] == document_ids[b, kv])
+
+    return create_block_mask(same_document_causal, batch, None, time, time,
+                             device=document_ids.device)
+
+
+def document_attention_mask(document_ids: torch.Tensor, head_dim: int) -> torch.Tensor | BlockMask:
+    """The document mask in the form the device runs fastest: a ``BlockMask`` for
+    FlexAttention on CUDA (heads of at least ``FLEX_MIN_HEAD_DIM``), else the
+    (B, 1, T, T) bool tensor for SDPA."""
+    if document_ids.device.type == "cuda" and head_dim >= FLEX_MIN_HEAD_DIM:
+        return document_block_mask(document_ids)
+    return document_causal_mask(document_ids)

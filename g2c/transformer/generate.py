@@ -1,4 +1,4 @@
-"""Sampling text from a TransformerLM, one token at a time.
+"""Sampling text from a TransformerLM, one token at a time, with a KV cache.
 
     ids = [prompt ids]
     repeat: logits = model(ids[-T:])[last position]      (V,) scores for the next token
@@ -7,15 +7,36 @@
             next = sample from softmax(logits)           (temperature 0: the argmax)
             stop at <|endoftext|>, else append and go on
 
-Each step re-reads the whole (cropped) context: simple and exact. A KV cache
-would reuse the keys and values of earlier positions instead — faster, but a
-different lesson.
+Read literally, every step runs the model over the whole context again, though
+only the last position's logits are used. The **KV cache** removes that
+repetition (``kv_cache.py``): in each attention layer, the key and value of a
+position depend only on the tokens up to it (attention is causal), so once
+computed they never change. The cache keeps them; the prompt is read once,
+then each new token is one position of work that attends over the stored keys
+and values. It is exact, not an approximation — the same numbers as
+recomputing, up to float rounding order.
+
+That holds while the context only grows. Once it is ``max_seq_len`` long,
+the window ``ids[-T:]`` slides: it drops its oldest token, which every
+remaining position attended to, so their hidden states — and the keys and
+values of every layer after the first — change (with learned positions each
+token also moves to a new position). From then on each token recomputes the
+window, as the loop above does; a prompt longer than ``max_seq_len`` is
+cropped to its last ``max_seq_len`` tokens.
+
+Sampling happens on the model's device: the top-k cut, the softmax and the
+draw (``argmax(p / E)`` with E ~ Exponential(1), which picks token i with
+probability p_i — the trick ``torch.multinomial`` itself uses on GPUs; E
+comes from ``generator``, on the CPU by default, so a seed gives the same text
+on any device). The chosen id is read back to the host once per token, to
+check the stop id and return it.
 """
 
 from __future__ import annotations
 
 import torch
 
+from g2c.transformer.kv_cache import KVCache
 from g2c.validation import require_positive_int
 
 
@@ -32,7 +53,10 @@ def generate(
 ) -> list[int]:
     """Return the ids sampled after ``prompt_ids`` (at most ``max_new_tokens``, no stop id).
 
-    ``generator`` (a CPU ``torch.Generator``) makes the draw reproducible.
+    ``model`` maps (1, T) ids to (1, T, V) logits and takes a ``kv_cache``
+    (:class:`~g2c.transformer.TransformerLM`). ``generator`` (a CPU
+    ``torch.Generator`` unless you pass one on the model's device) makes the
+    draw reproducible.
     """
     max_new_tokens = require_positive_int("max_new_tokens", max_new_tokens)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
@@ -46,24 +70,42 @@ def generate(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    context = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+    window = model.max_seq_len
+    ids = list(prompt_ids)
     new_ids: list[int] = []
+    cache = KVCache(window)
+    feed = torch.tensor([ids[-window:]], dtype=torch.long, device=device)
     try:
         for _ in range(max_new_tokens):
-            logits = model(context[:, -model.max_seq_len:])[0, -1].float()  # (V,)
-            if temperature == 0:
-                next_id = int(logits.argmax())
-            else:
-                logits = logits / temperature
-                if top_k is not None and top_k < logits.numel():
-                    threshold = torch.topk(logits, top_k).values[-1]
-                    logits = logits.masked_fill(logits < threshold, float("-inf"))
-                probs = torch.softmax(logits, dim=-1).cpu()
-                next_id = int(torch.multinomial(probs, 1, generator=generator))
+            logits = model(feed, kv_cache=cache)[0, -1].float()  # (V,)
+            next_token = _pick(logits, temperature, top_k, generator)
+            next_id = int(next_token)  # the one host read per token
             if next_id == stop_id:
                 break
             new_ids.append(next_id)
-            context = torch.cat([context, context.new_tensor([[next_id]])], dim=1)
+            ids.append(next_id)
+            if cache.length < window:
+                feed = next_token.view(1, 1)
+            else:  # the window slides: positions move, so recompute it (module docstring)
+                cache = KVCache(window)
+                feed = torch.tensor([ids[-window:]], dtype=torch.long, device=device)
     finally:
         model.train(was_training)
     return new_ids
+
+
+def _pick(logits: torch.Tensor, temperature: float, top_k: int | None,
+          generator: torch.Generator | None) -> torch.Tensor:
+    """The next token id as a 0-d tensor on the logits' device (no host read)."""
+    if temperature == 0:
+        return logits.argmax()
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.numel():
+        threshold = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < threshold, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    noise_device = "cpu" if generator is None else generator.device
+    noise = torch.empty(probs.shape, device=noise_device).exponential_(generator=generator)
+    # E = 0 would make p / E infinite (or NaN for p = 0); the clamp keeps it finite.
+    noise = noise.clamp_(min=torch.finfo(noise.dtype).tiny).to(probs.device)
+    return (probs / noise).argmax()

@@ -39,8 +39,9 @@ from g2c.transformer.attention import CausalSelfAttention
 from g2c.transformer.document_mask import (
     check_document_ids,
     check_position_ids,
-    document_causal_mask,
+    document_attention_mask,
 )
+from g2c.transformer.kv_cache import KVCache
 from g2c.transformer.rotary import RotaryEmbedding
 from g2c.validation import require_integer_tensor, require_positive_int
 
@@ -96,6 +97,7 @@ class TransformerLM(nn.Module):
             )
         self.vocab_size = vocab_size
         self.max_seq_len = max_seq_len
+        self.head_dim = embedding_dim // num_heads
         self.token_embedding = nn.Embedding(vocab_size, embedding_dim)
         rotary = None
         if positions == "learned":
@@ -143,6 +145,7 @@ class TransformerLM(nn.Module):
         z_loss: float = 0.0,
         document_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        kv_cache: KVCache | None = None,
     ) -> torch.Tensor:
         """Map (B, T) token ids to (B, T, V) next-token logits, or to the loss.
 
@@ -156,6 +159,10 @@ class TransformerLM(nn.Module):
         ``document_ids`` — attention then stays inside each document — and
         ``position_ids`` (B, T), which replace 0 … T-1. Without them: plain
         causal attention over the whole row.
+
+        With a ``kv_cache`` (``g2c.transformer.kv_cache``, for generation) the
+        ids continue the positions the cache already holds: the prompt first,
+        then one token per call, up to ``max_seq_len`` positions in all.
         """
         require_integer_tensor("token_ids", token_ids)
         if token_ids.ndim != 2:
@@ -163,25 +170,34 @@ class TransformerLM(nn.Module):
                 f"token_ids must be (B, T); got shape {tuple(token_ids.shape)}"
             )
         time = token_ids.shape[1]
-        if time > self.max_seq_len:
+        past = 0 if kv_cache is None else kv_cache.length
+        if past + time > self.max_seq_len:
+            cached = "" if kv_cache is None else f" after the kv_cache's {past}"
             raise ValueError(
-                f"token_ids has T={time} positions but this model's max_seq_len is "
+                f"token_ids has T={time} positions{cached} but this model's max_seq_len is "
                 f"{self.max_seq_len}; crop the context or build a longer model"
             )
+        if kv_cache is not None and document_ids is not None:
+            raise ValueError("kv_cache is for generating one sequence; packed rows "
+                             "(document_ids) cannot use it")
         if self.check_inputs and document_ids is not None:
             check_document_ids(document_ids, token_ids)
         if self.check_inputs and position_ids is not None:
             check_position_ids(position_ids, token_ids, self.max_seq_len)
-        # (B, 1, T, T), built once and shared by all layers; None: plain causal attention.
-        attn_mask = None if document_ids is None else document_causal_mask(document_ids)
+        if past and position_ids is None:  # the new positions follow the cached ones
+            position_ids = torch.arange(past, past + time, device=token_ids.device)[None]
+        # Built once and shared by all layers; None: plain causal attention.
+        attn_mask = None if document_ids is None else document_attention_mask(document_ids,
+                                                                               self.head_dim)
         h = self.token_embedding(token_ids)
         if hasattr(self, "position_embedding"):
             positions = position_ids
             if positions is None:
                 positions = torch.arange(time, device=token_ids.device)
             h = h + self.position_embedding(positions)
-        for block in self.blocks:
-            h = block(h, attn_mask=attn_mask, position_ids=position_ids)
+        for index, block in enumerate(self.blocks):
+            h = block(h, attn_mask=attn_mask, position_ids=position_ids,
+                      kv_cache=None if kv_cache is None else kv_cache.layer(index))
         h = self.final_norm(h)
         if targets is not None:
             return linear_cross_entropy(h, self.token_embedding.weight, targets,
