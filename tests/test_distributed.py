@@ -132,6 +132,11 @@ def test_fsdp_needs_two_processes():
         wrap_model(tiny_model(), DistributedContext(), fsdp=True)
 
 
+def test_wrapping_takes_a_resolved_precision():
+    with pytest.raises(ValueError, match=r"precision must be a resolved precision.*got 'auto'"):
+        wrap_model(tiny_model(), DistributedContext(), precision="auto")
+
+
 def test_fsdp_with_compile_is_refused():
     check_fsdp_options(2)
     with pytest.raises(ValueError, match=r"--fsdp with --compile is not supported"):

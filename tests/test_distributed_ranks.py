@@ -94,11 +94,15 @@ def params(model) -> dict:
 
 
 def _run_one_step(context, *, fsdp, precision="fp32", micro_steps=1):
-    model = wrap_model(tiny_model(), context, fsdp=fsdp)
+    model = wrap_model(tiny_model(), context, fsdp=fsdp, precision=precision)
+    qkv = unwrap_model(model).blocks[0].attn.qkv
+    forward_dtypes = []  # the weight a block computes with (FSDP2: the gathered one)
+    qkv.register_forward_pre_hook(lambda module, args: forward_dtypes.append(module.weight.dtype))
     optimizer = make_optimizer(model)
     batches = draw(rank_generator(SEED, context.rank), micro_steps)
     norm = train_step(model, optimizer, batches, TrainingPrecision(precision, "cpu"))
-    return {"params": full_state_dicts(model, optimizer)[0], "norm": norm, "batches": batches}
+    return {"params": full_state_dicts(model, optimizer)[0], "norm": norm, "batches": batches,
+            "forward_dtype": forward_dtypes[0], "master_dtype": qkv.weight.dtype}
 
 
 def _validate(context) -> dict:
@@ -143,6 +147,7 @@ def play_parity_scenario(out: Path) -> None:
             results[name] = _run_one_step(context, fsdp=fsdp)
             results[f"{name}_accumulated"] = _run_one_step(context, fsdp=fsdp, micro_steps=2)
             results[f"{name}_fp16"] = _run_one_step(context, fsdp=fsdp, precision="fp16")
+        results["fsdp_bf16"] = _run_one_step(context, fsdp=True, precision="bf16")
         results["validation"] = _validate(context)
         results["sync"] = _sync_control(context)
         results["fp16_overflow"] = _fp16_overflow(context)
@@ -239,6 +244,19 @@ def test_fsdp_fp16_step_matches_ddp_and_both_unscale_before_clipping(ranks):
     _, expected_norm = single_process_step([r["ddp_fp16"]["batches"] for r in results], "fp16")
     assert ddp["norm"] == pytest.approx(expected_norm, rel=1e-3)
     assert fsdp["norm"] == pytest.approx(expected_norm, rel=1e-3)
+
+
+def test_fsdp_under_bf16_gathers_bf16_weights_and_keeps_fp32_master_weights(ranks):
+    results, _ = ranks
+    bf16, fp32 = results[0]["fsdp_bf16"], results[0]["fsdp"]
+    assert (bf16["forward_dtype"], fp32["forward_dtype"]) == (torch.bfloat16, torch.float32)
+    assert bf16["master_dtype"] == torch.float32  # the shard AdamW updates
+    assert {t.dtype for t in bf16["params"].values()} == {torch.float32}
+    # Gradients reduced in fp32: the step matches one process under bf16 autocast, up to
+    # bf16 rounding of the norm layers' weights (autocast keeps those fp32).
+    _, expected_norm = single_process_step([r["fsdp_bf16"]["batches"] for r in results], "bf16")
+    for result in results:
+        assert result["fsdp_bf16"]["norm"] == pytest.approx(expected_norm, rel=2e-2)
 
 
 def test_overflow_on_one_rank_skips_the_step_on_every_rank(ranks):

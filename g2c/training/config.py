@@ -90,6 +90,8 @@ class TrainingConfig:
             never holds large (B, T, V) logits, and as the plain pair when they
             are small (``g2c.pretraining.linear_cross_entropy``). False: the
             course's ``lm_cross_entropy(model(x), y)`` with materialised logits.
+        deterministic: deterministic kernels (``g2c.training.cuda_math``): on a
+            GPU, what makes ``resume`` bit-exact; slower, so off by default.
     Safety
         seed: seeds the initial weights' RNG and the batch generator.
         ignore_initial_loss_check: train even when the step-0 loss is far
@@ -122,6 +124,7 @@ class TrainingConfig:
     threads: int | None = None
     cpu_tuning: bool = True
     fused_loss: bool = True
+    deterministic: bool = False
     seed: int = 0
     ignore_initial_loss_check: bool = False
 
@@ -154,7 +157,7 @@ class TrainingConfig:
         if self.max_steps is None and self.max_time is None:
             raise ValueError("set max_steps, max_time or both: a run needs an end")
         check_device_name(self.device)
-        for name in ("compile", "cpu_tuning", "fused_loss", "eot_loss",
+        for name in ("compile", "cpu_tuning", "fused_loss", "deterministic", "eot_loss",
                      "ignore_initial_loss_check"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")

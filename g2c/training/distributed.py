@@ -18,7 +18,10 @@ windows, because the mean of per-rank mean losses is the mean over the union:
 
 DDP keeps full parameters, gradients and optimizer state on every rank and
 all-reduces the gradients. FSDP2 (``fully_shard``) keeps 1/W of each on every
-rank and all-gathers one block's parameters just before that block runs.
+rank and all-gathers one block's parameters just before that block runs. Under
+bf16 it gathers them as bf16 — half the bytes, and the dtype autocast would
+cast them to anyway — and reduce-scatters the gradients in fp32, so the sum
+over ranks loses nothing; the sharded master weights and AdamW stay fp32.
 
 Without torchrun everything degrades to rank 0 of 1: no process group, no
 wrapper, the same calls — so the trainer has a single code path.
@@ -38,6 +41,7 @@ import torch.distributed as dist
 from torch import nn
 
 from g2c.training.device import select_device
+from g2c.training.precision import RESOLVED_PRECISIONS
 from g2c.validation import require_positive_int
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -274,7 +278,8 @@ def _broadcast_from_rank0(model: nn.Module) -> None:
             dist.broadcast(tensor, src=0)
 
 
-def wrap_model(model: nn.Module, context: DistributedContext, *, fsdp: bool = False) -> nn.Module:
+def wrap_model(model: nn.Module, context: DistributedContext, *, fsdp: bool = False,
+               precision: str = "fp32") -> nn.Module:
     """Move ``model`` to the context's device and wrap it for data parallelism.
 
     One process: the model itself. DDP: ``DistributedDataParallel(model)``.
@@ -283,7 +288,14 @@ def wrap_model(model: nn.Module, context: DistributedContext, *, fsdp: bool = Fa
     parameters exist at a time; the root group holds the embeddings, whose
     matrix is also the (tied) unembedding. Build the optimizer *after*
     wrapping: under FSDP2 the parameters become sharded DTensors.
+
+    ``precision`` is the run's resolved precision ("fp32", "bf16" or "fp16",
+    from ``g2c.training.precision``); under FSDP2 "bf16" gathers bf16
+    parameters and reduces fp32 gradients (``MixedPrecisionPolicy``).
     """
+    if precision not in RESOLVED_PRECISIONS:
+        raise ValueError(f"precision must be a resolved precision, one of {RESOLVED_PRECISIONS}; "
+                         f"got {precision!r} (resolve 'auto' with resolve_precision first)")
     if fsdp:
         check_fsdp_options(context.world_size)
         if not isinstance(getattr(model, "blocks", None), nn.ModuleList):
@@ -302,16 +314,19 @@ def wrap_model(model: nn.Module, context: DistributedContext, *, fsdp: bool = Fa
             model, device_ids=device_ids, broadcast_buffers=False
         )
     from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
     # TransformerLM returns logits as a view; FSDP2 warns because an in-place
     # edit of that view would skip a hook. Our loss never edits logits in place.
     warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
     _broadcast_from_rank0(model)
     mesh = init_device_mesh(context.device.type, (context.world_size,))
+    policy = MixedPrecisionPolicy()  # parameters and reductions in the parameters' fp32
+    if precision == "bf16":
+        policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
     for block in model.blocks:
-        fully_shard(block, mesh=mesh)
-    return fully_shard(model, mesh=mesh)
+        fully_shard(block, mesh=mesh, mp_policy=policy)
+    return fully_shard(model, mesh=mesh, mp_policy=policy)
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

@@ -29,7 +29,8 @@ import torch
 
 from g2c.pretraining import lm_cross_entropy
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+RESOLVED_PRECISIONS = ("fp32", "bf16", "fp16")  # what resolve_precision returns
+PRECISIONS = ("auto", *RESOLVED_PRECISIONS)
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -48,6 +48,7 @@ from g2c.training.checkpoint import (
 )
 from g2c.training.config import TrainingConfig, describe_differences, run_identity
 from g2c.training.cpu_tuning import CpuTuning
+from g2c.training.cuda_math import configure_math
 from g2c.training.device import select_device
 from g2c.training.distributed import (
     DistributedContext,
@@ -127,6 +128,8 @@ class Trainer:
         self.config = config
         self.context = context or DistributedContext(device=select_device(config.device))
         self.device = self.context.device
+        # TF32 on CUDA, deterministic kernels if asked: before the first CUDA matmul.
+        self.math = configure_math(self.device, deterministic=config.deterministic)
         self.metadata = dict(metadata or {})
         self.checkpoint_path = checkpoint_path
         self.quiet = quiet
@@ -140,7 +143,8 @@ class Trainer:
             model.check_inputs = False  # our batches are valid by construction
         # Built once, in this order: FSDP2 turns parameters into sharded DTensors, so
         # the optimizer must see the wrapped model; compile traces the wrapped forward.
-        self.model = wrap_model(model, self.context, fsdp=fsdp)
+        self.model = wrap_model(model, self.context, fsdp=fsdp,
+                                precision=self.precision.precision)
         self.optimizer = build_adamw(self.model, learning_rate=config.learning_rate,
                                      weight_decay=config.weight_decay,
                                      betas=(config.beta1, config.beta2), device=self.device)
