@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from g2c import __version__
+from g2c.validation import ReportedError
 
 VERBS = ("prepare", "pretrain", "sample", "evaluate", "compare", "check", "grade",
          "scaffold")
@@ -41,7 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(verbs).parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
-        # User mistakes get one clear line, not a traceback.
-        print(f"g2c {args.verb}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError, ReportedError) as error:
+        # A user's mistake (ValueError), the machine's (OSError: a missing file, no
+        # permission, a full disk) or a run's (ReportedError: training diverged) is one
+        # clear line. Anything else is a bug in g2c and keeps its traceback.
+        print(f"g2c {args.verb}: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"g2c {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(error: BaseException) -> str:
+    """The message of ``error``; an OSError with a file name says which file."""
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        return f"{error.strerror}: {error.filename}"
+    return str(error)

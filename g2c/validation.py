@@ -11,6 +11,11 @@ import sys
 import numpy as np
 
 
+class ReportedError(Exception):
+    """An error whose message says everything (what happened, what to do): the command line
+    prints it as one line, like a ValueError, instead of a traceback."""
+
+
 def is_integer_dtype(dtype) -> bool:
     """True for torch or numpy integer dtypes (bool is not a token id)."""
     torch = sys.modules.get("torch")  # a torch dtype means torch is already imported

@@ -9,7 +9,7 @@ import torch
 from g2c.training import InitialLossError, Trainer, TrainingConfig, TrainingDiverged
 from g2c.training.evaluation import evaluate, validation_windows
 from g2c.training.optimizer import parameter_groups
-from g2c.training.schedule import WarmupCosineSchedule
+from g2c.training.schedule import StepBudget, WarmupCosineSchedule
 from g2c.transformer import TransformerLM
 
 VOCAB, CONTEXT = 24, 16
@@ -116,24 +116,65 @@ def test_decoupled_decay_shrinks_matrices_but_not_vectors_without_gradient():
                        before["blocks.0.attn_norm.weight"])
 
 
-def test_schedule_warms_up_then_decays_by_steps_or_time():
-    steps = WarmupCosineSchedule(1e-3, 0.1, warmup_steps=10, max_steps=100)
-    assert steps.learning_rate(0) == pytest.approx(1e-4)
-    assert steps.learning_rate(9) == pytest.approx(1e-3)
-    assert steps.learning_rate(50) == pytest.approx(0.55e-3)
-    assert steps.learning_rate(100) == pytest.approx(1e-4)
-    rates = [steps.learning_rate(s) for s in range(10, 101)]
+def test_schedule_warms_up_then_decays_over_the_total_steps():
+    schedule = WarmupCosineSchedule(1e-3, 0.1, warmup_steps=10)
+    assert schedule.learning_rate(0, 100) == pytest.approx(1e-4)
+    assert schedule.learning_rate(9, 100) == pytest.approx(1e-3)
+    assert schedule.learning_rate(50, 100) == pytest.approx(0.55e-3)
+    assert schedule.learning_rate(100, 100) == pytest.approx(1e-4)
+    rates = [schedule.learning_rate(s, 100) for s in range(10, 101)]
     assert all(a >= b for a, b in zip(rates, rates[1:]))
-    timed = WarmupCosineSchedule(1e-3, 0.0, warmup_steps=0, max_time=60.0)
-    assert timed.learning_rate(5, elapsed=30.0) == pytest.approx(0.5e-3)
-    assert timed.learning_rate(5, elapsed=75.0) == pytest.approx(0.0)
+    assert schedule.learning_rate(30, None) == 1e-3  # total not known yet: no decay
+
+
+def test_a_time_budget_becomes_a_step_budget_after_the_probe():
+    budget = StepBudget(max_steps=None, max_time=10.0)
+    budget.record(step=1, elapsed=0.5)  # the first step (kernel warm-up) is not timed
+    for step in range(2, 6):
+        budget.record(step=step, elapsed=0.5 + 0.1 * (step - 1))
+        assert budget.total is None
+    budget.record(step=6, elapsed=1.0, overhead_per_step=0.1)  # 0.1 s/step + 0.1 overhead
+    assert budget.total == 6 + int(9.0 / 0.2)
+    capped = StepBudget(max_steps=20, max_time=10.0)
+    for step in range(1, 7):
+        capped.record(step=step, elapsed=0.1 * step)
+    assert capped.total == 20 and not capped.reached(19) and capped.reached(20)
+    short = StepBudget(max_steps=None, max_time=0.3)
+    for step in range(1, 4):
+        short.record(step=step, elapsed=0.15 * step)
+    assert short.total == 2  # the budget ran out while probing
 
 
 def test_time_budget_stops_the_run_fully_decayed():
-    trainer, result = fit(cfg=config(max_steps=None, max_time=1.5, warmup_steps=2))
-    assert result.stopped == "max_time" and result.steps > 0
+    trainer, result = fit(cfg=config(max_steps=None, max_time=3.0, warmup_steps=2))
+    assert result.stopped == "max_time" and result.steps == trainer.budget.total > 6
     last_lr = result.history["lr"][-1][1]
-    assert last_lr < 0.1 * 3e-3 + 0.05 * 3e-3  # at the floor (min_lr_ratio 0.1), give or take a step
+    assert last_lr < 0.2 * 3e-3  # near the floor (min_lr_ratio 0.1): the run decayed fully
+    assert result.elapsed < 3.0 * 1.5  # and the step budget kept roughly to the time
+
+
+def test_a_time_budgeted_run_resumes_bit_exactly(tmp_path, interrupt_after):
+    """The step budget is fixed after the probe and checkpointed; the schedule never reads
+    the clock. (A 60 s budget capped at 40 steps: both runs get the same budget, 40.)"""
+    def trainer(path):
+        torch.manual_seed(0)
+        return Trainer(tiny_model(), learnable_stream()[:5000], learnable_stream()[5000:],
+                       config(max_steps=40, max_time=60.0, eval_interval=10, threads=1),
+                       checkpoint_path=path, quiet=True)
+
+    first = trainer(tmp_path / "a.pt")
+    interrupt_after(first, 15)  # after the budget is fixed (step 6)
+    assert first.fit().stopped == "interrupted"
+    assert torch.load(tmp_path / "a.pt", weights_only=True)["budget"] == {"total": 40}
+    resumed = trainer(tmp_path / "a.pt")
+    resumed.resume(tmp_path / "a.pt")
+    assert resumed.budget.total == 40  # restored, not probed again
+    result = resumed.fit()
+    whole = trainer(tmp_path / "b.pt").fit()
+    assert result.steps == whole.steps == 40
+    assert result.history["train"] == whole.history["train"]
+    assert result.history["lr"] == whole.history["lr"]
+    assert result.final_val_loss == whole.final_val_loss
 
 
 def test_gradient_accumulation_matches_one_big_batch():

@@ -26,20 +26,15 @@ import numpy as np
 import torch
 
 import g2c
-from g2c.app.artifact import (
-    CHECKPOINT_NAME,
-    ArtifactManifest,
-    existing_run,
-    write_manifest,
-    write_model,
-)
+from g2c.app.artifact import CHECKPOINT_NAME, ArtifactManifest, write_manifest, write_model
 from g2c.app.metrics import MetricsLog
+from g2c.app.output import check_writable, checkpoint_bytes, plan_output, publish_artifact
 from g2c.app.plot import plot_losses
 from g2c.app.recipe import recipe_toml
 from g2c.app.tracks import Track, get_track, size_label
 from g2c.atomic_files import atomic_write_text
 from g2c.training import Trainer
-from g2c.training.config import describe_differences, run_identity
+from g2c.training.config import run_identity
 from g2c.training.cpu_tuning import native_cpu_bf16
 from g2c.training.distributed import DistributedContext
 from g2c.training.threads import single_thread
@@ -91,24 +86,6 @@ def prepare_track_corpus(track: Track, data_dir: str | Path, *, quiet: bool):
                           vocab_size=track.vocab_size, progress=not quiet, overwrite=True)
 
 
-def check_output_directory(out: Path, identity: dict, *, resume, overwrite: bool) -> None:
-    """Refuse to replace a different or unfinished run without --overwrite (or --resume)."""
-    existing = existing_run(out)
-    if existing is None or resume or overwrite:
-        if overwrite and not resume:
-            (out / CHECKPOINT_NAME).unlink(missing_ok=True)  # never resume a replaced run
-        return
-    if not existing["finished"]:
-        raise FileExistsError(
-            f"{out} holds an unfinished run (checkpoint at step {existing['step']}); continue it "
-            f"with --resume, start over with --overwrite, or choose another --out")
-    differences = describe_differences(existing["run"] or {}, identity)
-    if differences:
-        raise FileExistsError(
-            f"{out} already holds a different run ({'; '.join(differences[:6])}); pass "
-            f"--overwrite to replace it, or choose another --out")
-
-
 def prepare_rank0_first(context: DistributedContext, prepare, *, quiet: bool):
     """Rank 0 prepares (or reuses) the corpus while the others wait, then they reuse it:
     N processes writing one folder at once would race."""
@@ -132,9 +109,11 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     when the package is installed); ``metrics.jsonl`` is always written.
     """
     wall_start = time.perf_counter()
+    context = context or DistributedContext()
+    if context.is_main and not resume:  # before any tokenizing
+        check_writable(Path(out) if out is not None else Path(artifacts_root), 0)
     prepared = prepare_rank0_first(
-        context or DistributedContext(),
-        lambda quiet: prepare_track_corpus(track, data_dir, quiet=quiet), quiet=quiet)
+        context, lambda quiet: prepare_track_corpus(track, data_dir, quiet=quiet), quiet=quiet)
     model_config = replace(track.model, vocab_size=prepared.vocab_size)
     torch.manual_seed(track.training.seed)
     model = model_config.build()
@@ -145,12 +124,19 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     metadata = {
         "track": track.name,
         "model": model_config.to_dict(),
-        "corpus": {"recipe": manifest["recipe"], "tokenizer_sha256": manifest["tokenizer"]["sha256"],
+        # The token data itself, by content: a touched (unchanged) file is the same run.
+        "corpus": {"tokenizer_sha256": manifest["tokenizer"]["sha256"],
                    "train_sha256": manifest["splits"]["train"]["sha256"],
                    "val_sha256": manifest["splits"]["val"]["sha256"]},
     }
-    check_output_directory(out, run_identity(track.training.to_dict(), metadata),
-                           resume=resume, overwrite=overwrite)
+    plan = context.gather_objects(plan_output(
+        out, run_identity(track.training.to_dict(), metadata), resume=resume,
+        overwrite=overwrite, needed_bytes=checkpoint_bytes(num_parameters))
+        if context.is_main else None)[0]  # rank 0 decides for every rank
+    if plan == "up_to_date":
+        (_say if context.is_main else _silent)(f"{out} already holds this run, finished; nothing to train (--overwrite trains it "
+             f"again, --out DIR writes another copy)")
+        return 0
     trainer = Trainer(model, prepared.train, prepared.val, track.training, context=context,
                       fsdp=fsdp, train_documents=prepared.train_doc_offsets,
                       eot_id=prepared.eot_id,
@@ -184,11 +170,9 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         return 0
     trained = model_config.build()
     trained.load_state_dict(weights)
-    samples = _samples(trained, prepared.tokenizer, track.training.seed)
     timing = {key: round(value, 6) if isinstance(value, float) else value
               for key, value in result.timing.items()}
-    write_model(out, model=trained, config=model_config, tokenizer=prepared.tokenizer)
-    write_manifest(out, ArtifactManifest(
+    artifact = ArtifactManifest(
         name=name, track=track.name, parameters=num_parameters,
         final_val_loss=result.final_val_loss, final_val_bpb=result.final_val_bpb,
         final_train_loss=result.final_train_loss,
@@ -205,11 +189,9 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         versions={"g2c": g2c.__version__, "torch": torch.__version__, "numpy": np.__version__,
                   "python": platform.python_version()},
         history=result.history,
-    ))
-    plot_losses(out / "loss.png", result.history, result.initial_check["log_vocab"],
-                title=f"{name} on {manifest['corpus']['name']}")
-    atomic_write_text(out / "samples.txt", samples)
-    atomic_write_text(out / RECIPE_NAME, recipe_toml(track))
+    )
+    publish_artifact(out, lambda folder: _write_artifact(folder, trained, model_config,
+                                                         prepared.tokenizer, artifact, track))
     _say(f"final train loss {result.final_train_loss:.4f} | final val loss "
          f"{result.final_val_loss:.4f} = {result.final_val_bpb:.4f} bits/byte "
          f"({result.val_tokens:,} tokens) | {result.steps} steps, "
@@ -217,6 +199,17 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
          f"({timing['tokens_per_second']:,.0f} tokens/s)")
     _say(f"artifact: {out}\nsample from it: g2c sample {out}")
     return 0
+
+
+def _write_artifact(folder: Path, model, config, tokenizer, manifest: ArtifactManifest,
+                    track: Track) -> None:
+    """Every artifact file, into ``folder`` (``publish_artifact`` then swaps it in)."""
+    write_model(folder, model=model, config=config, tokenizer=tokenizer)
+    write_manifest(folder, manifest)
+    plot_losses(folder / "loss.png", manifest.history, manifest.initial_check["log_vocab"],
+                title=f"{manifest.name} on {manifest.corpus['corpus']['name']}")
+    atomic_write_text(folder / "samples.txt", _samples(model, tokenizer, track.training.seed))
+    atomic_write_text(folder / RECIPE_NAME, recipe_toml(track))
 
 
 def _samples(model, tokenizer, seed: int) -> str:

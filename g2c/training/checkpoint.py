@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from g2c.atomic_files import atomic_write_bytes
+from g2c.training.config import describe_differences, run_identity
 
 CHECKPOINT_FORMAT = "g2c-checkpoint"
 CHECKPOINT_VERSION = 2  # 2: model/optimizer state keyed by parameter name, one rng per rank
@@ -77,11 +78,38 @@ def _to_lists(value):
     return [_to_lists(item) for item in value] if isinstance(value, tuple) else value
 
 
-def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
-    """Write ``state`` (plus the format tag) to ``path`` atomically."""
+def save_checkpoint(path: str | os.PathLike, state: dict, *, previous_step: int | None = None
+                    ) -> Path:
+    """Write ``state`` (plus the format tag) to ``path`` atomically.
+
+    If the disk is full or the file cannot be written, the previous checkpoint
+    (written at ``previous_step``) is intact, and the error says so.
+    """
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, buffer)
-    return atomic_write_bytes(path, buffer.getvalue())
+    try:
+        return atomic_write_bytes(path, buffer.getvalue())
+    except OSError as error:
+        kept = ("no checkpoint had been written yet" if previous_step is None else
+                f"the last good checkpoint (step {previous_step}) is kept there")
+        raise OSError(error.errno, f"could not write the checkpoint {path} at step "
+                                   f"{state.get('step')} ({error.strerror or error}); {kept}"
+                      ) from None
+
+
+def check_resumable(state: dict, path, *, world_size: int, identity: dict) -> None:
+    """Refuse a checkpoint of another run: another world size (each rank continues its own
+    saved window stream) or another config/model/corpus (``run_identity``)."""
+    if state["world_size"] != world_size:
+        raise ValueError(
+            f"{path} was written by a run with world size {state['world_size']} but this run "
+            f"has world size {world_size}; resume with --nproc {state['world_size']} (each "
+            f"rank continues its own saved window stream)")
+    differences = describe_differences(run_identity(state["config"], state["metadata"]),
+                                       identity)
+    if differences:
+        raise ValueError(f"cannot resume from {path}: it belongs to a different run ("
+                         + "; ".join(differences) + ")")
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

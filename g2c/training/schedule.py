@@ -1,22 +1,28 @@
-"""The learning-rate schedule: linear warm-up, then cosine decay to a floor.
+"""The learning-rate schedule, and how long the run is: warm-up, cosine decay, a step budget.
 
     lr
     peak |     ______
          |    /      ‾‾‾‾--__
          |   /               ‾‾--__
     floor|  /                      ‾‾‾‾‾‾
-         +--+---------------------------+--> progress
-           warm-up                     1.0
+         +--+---------------------------+--> step
+           warm-up                  total steps
 
 Warm-up (counted in steps) lets Adam's moment estimates settle before the
 steps get large. After it, the rate follows half a cosine from ``peak`` to
-``peak · min_lr_ratio`` as *progress* goes from 0 to 1. Progress is the
-larger of ``step / max_steps`` and ``elapsed / max_time``: with a wall-clock
-budget the decay is spread over the budget, so a time-limited run ends fully
-decayed instead of being cut off at a high learning rate.
+``peak · min_lr_ratio`` as the step goes from the warm-up to ``total_steps``.
 
-Worked example: peak 1e-3, floor ratio 0.1, warm-up 100 steps.
-    step 49  -> 5.0e-4 (half-way up);  progress 0.5 -> 5.5e-4;  progress 1 -> 1e-4
+Worked example: peak 1e-3, floor ratio 0.1, warm-up 100 steps, 1000 steps in all.
+    step 49 -> 5.0e-4 (half-way up);  step 550 -> 5.5e-4;  step 1000 -> 1e-4
+
+**A time budget becomes a step budget.** ``max_time`` says "train for 76
+seconds". A schedule that followed the wall clock would make every run, and
+every resumed run, different: the same step gets another rate when the
+machine is slower. So :class:`StepBudget` measures the speed of the first
+steps and turns the remaining time into a number of steps, once; from then on
+everything depends on steps only, and the budget is stored in checkpoints, so
+``--resume`` continues bit-exactly. Until the budget is fixed (the first 6
+steps, well inside the tracks' warm-ups) the rate is the warm-up's, which needs no total.
 """
 
 from __future__ import annotations
@@ -24,27 +30,68 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+PROBE_STEPS = 5  # steps timed (after the first, which warms kernels up) to fix a time budget
+
 
 @dataclass(frozen=True)
 class WarmupCosineSchedule:
     peak: float
     min_lr_ratio: float
     warmup_steps: int
-    max_steps: int | None = None
-    max_time: float | None = None
 
-    def progress(self, step: int, elapsed: float) -> float:
-        """How far through the run we are, 0 … 1, by steps or by seconds."""
-        fractions = [0.0]
-        if self.max_steps is not None:
-            fractions.append(step / self.max_steps)
-        if self.max_time is not None:
-            fractions.append(elapsed / self.max_time)
-        return min(max(fractions), 1.0)
-
-    def learning_rate(self, step: int, elapsed: float = 0.0) -> float:
-        """The rate for optimizer step ``step`` (0-based) after ``elapsed`` seconds."""
+    def learning_rate(self, step: int, total_steps: int | None) -> float:
+        """The rate for optimizer step ``step`` (0-based) of a run of ``total_steps``
+        (None: not known yet, no decay)."""
         if step < self.warmup_steps:
             return self.peak * (step + 1) / self.warmup_steps
-        cosine = 0.5 * (1.0 + math.cos(math.pi * self.progress(step, elapsed)))
+        if total_steps is None:
+            return self.peak
+        progress = min(step / total_steps, 1.0)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
         return self.peak * (self.min_lr_ratio + (1.0 - self.min_lr_ratio) * cosine)
+
+
+class StepBudget:
+    """How many optimizer steps the run takes: ``max_steps``, or what fits in ``max_time``.
+
+        budget = StepBudget(max_steps=None, max_time=76.0)
+        budget.record(step=..., elapsed=..., overhead_per_step=...)   # after every step
+        budget.total          # None while probing, then fixed (and checkpointed)
+        budget.reached(step)  # the run is over
+
+    With both limits, the time budget is capped at ``max_steps``.
+    """
+
+    def __init__(self, max_steps: int | None, max_time: float | None) -> None:
+        self.max_steps, self.max_time = max_steps, max_time
+        self.total: int | None = max_steps if max_time is None else None
+        self._probe_start: float | None = None  # elapsed seconds after the first step
+
+    def record(self, *, step: int, elapsed: float, overhead_per_step: float = 0.0) -> None:
+        """After ``step`` finished steps and ``elapsed`` training seconds: maybe fix the budget.
+
+        ``elapsed`` must be the same on every rank (the trainer's agreed clock),
+        so all ranks fix the same budget. ``overhead_per_step``: loop time spent
+        outside training steps (evaluation, amortised), so the budget leaves
+        room for it.
+        """
+        if self.total is not None:
+            return
+        if self._probe_start is None:
+            # The first step compiles kernels and fills caches: time the ones after it.
+            self._probe_start = elapsed
+        elif step - 1 >= PROBE_STEPS:
+            per_step = (elapsed - self._probe_start) / (step - 1) + overhead_per_step
+            fits = step + int(max(self.max_time - elapsed, 0.0) / max(per_step, 1e-9))
+            self.total = min(fits, self.max_steps or fits)
+        if self.total is None and (elapsed >= self.max_time or step == self.max_steps):
+            self.total = step  # the budget ran out while probing
+
+    def reached(self, step: int) -> bool:
+        return self.total is not None and step >= self.total
+
+    def state_dict(self) -> dict:
+        return {"total": self.total}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.total = state["total"]

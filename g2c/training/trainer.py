@@ -42,11 +42,12 @@ from g2c.pretraining import InitialLossReport, initial_loss_check
 from g2c.training.batches import TrainingBatches, check_training_data
 from g2c.training.checkpoint import (
     capture_rng_state,
+    check_resumable,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
 )
-from g2c.training.config import TrainingConfig, describe_differences, run_identity
+from g2c.training.config import TrainingConfig, run_identity
 from g2c.training.cpu_tuning import CpuTuning
 from g2c.training.cuda_math import configure_math
 from g2c.training.device import select_device
@@ -64,15 +65,16 @@ from g2c.training.interrupt import stop_on_ctrl_c
 from g2c.training.optimizer import build_adamw
 from g2c.training.precision import TrainingPrecision
 from g2c.training.progress import ProgressReporter
-from g2c.training.schedule import WarmupCosineSchedule
+from g2c.training.schedule import StepBudget, WarmupCosineSchedule
 from g2c.training.timing import LoopTiming
+from g2c.validation import ReportedError
 
 
 class InitialLossError(ValueError):
-    """The step-0 loss is far below log(V): training on it would hide a bug."""
+    """The step-0 loss is far from log(V): training on it would hide a bug."""
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(ReportedError, RuntimeError):
     """The loss or the gradients became NaN or infinite; the weights were not updated with them."""
 
 
@@ -160,7 +162,9 @@ class Trainer:
             train_ids, val_ids, config, world_size=self.context.world_size,
             token_bytes=token_bytes)
         self.schedule = WarmupCosineSchedule(config.learning_rate, config.min_lr_ratio,
-                                             config.warmup_steps, config.max_steps, config.max_time)
+                                             config.warmup_steps)
+        self.budget = StepBudget(config.max_steps, config.max_time)
+        self._eval_overhead = 0.0  # evaluation seconds per step, for fixing a time budget
         self.step = 0
         self.elapsed = 0.0
         self.tokens_seen = 0
@@ -182,6 +186,7 @@ class Trainer:
             "precision": self.precision.state_dict(), "world_size": self.context.world_size,
             "rng": self.context.gather_objects(capture_rng_state(self.generator)),
             "step": self.step, "elapsed": self.elapsed, "tokens_seen": self.tokens_seen,
+            "budget": self.budget.state_dict(),
             "config": self.config.to_dict(), "metadata": self.metadata,
             "initial_check": self.initial_check, "log": self.log.state_dict(),
             "last_lr": self._last_lr,
@@ -197,7 +202,7 @@ class Trainer:
             return
         state = self.state_dict()
         if self.context.is_main:
-            save_checkpoint(self.checkpoint_path, state)
+            save_checkpoint(self.checkpoint_path, state, previous_step=self._last_checkpoint_step)
         self._last_checkpoint_step = self.step
         self.context.barrier()
 
@@ -207,39 +212,31 @@ class Trainer:
         Every rank reads the file, keeps its shard and its own random streams.
         """
         state = load_checkpoint(path)
-        if state["world_size"] != self.context.world_size:
-            raise ValueError(
-                f"{path} was written by a run with world size {state['world_size']} but this run "
-                f"has world size {self.context.world_size}; resume with --nproc "
-                f"{state['world_size']} (each rank continues its own saved window stream)")
-        differences = describe_differences(run_identity(state["config"], state["metadata"]),
-                                           run_identity(self.config.to_dict(), self.metadata))
-        if differences:
-            raise ValueError(f"cannot resume from {path}: it belongs to a different run ("
-                             + "; ".join(differences) + ")")
+        check_resumable(state, path, world_size=self.context.world_size,
+                        identity=run_identity(self.config.to_dict(), self.metadata))
         load_full_state_dicts(self.model, self.optimizer, state["model"], state["optimizer"])
         self.precision.load_state_dict(state["precision"])
         restore_rng_state(state["rng"][self.context.rank], self.generator)
         self.step, self.elapsed = state["step"], state["elapsed"]
+        self.budget.load_state_dict(state["budget"])
         self.tokens_seen = state["tokens_seen"]
         self.initial_check, self._last_lr = state["initial_check"], state["last_lr"]
         self.log.load_state_dict(state["log"])
         self._last_checkpoint_step = self.step
 
-    # ---- the loop ----------------------------------------------------------------------
-
     def check_initial_loss(self) -> InitialLossReport:
-        """Step-0 check on the first validation windows; raise if the loss is far below log(V)."""
+        """Step-0 check on the first validation windows; raise if the loss is far from log(V)."""
         x = self.validation.x[: self.config.batch_size].to(self.device)
         y = self.validation.y[: self.config.batch_size].to(self.device)
         report = initial_loss_check(self.eval_model, x, y)
         self.initial_check = {"loss": report.loss, "log_vocab": report.log_vocab,
                               "verdict": report.verdict}
-        if report.verdict == "too_low" and not self.config.ignore_initial_loss_check:
+        if report.verdict != "ok" and not self.config.ignore_initial_loss_check:
             raise InitialLossError(
-                report.explain() + "\nTraining stopped before the first update. If the model is "
-                "meant to start trained (fine-tuning), pass --ignore-initial-loss-check."
-            )
+                report.explain() + "\nTraining stopped before the first update (a model that "
+                "starts far from log(V) hides a bug: tied weights, a scaled init, leaked "
+                "targets). If it is meant to start there (fine-tuning), pass "
+                "--ignore-initial-loss-check.")
         return report
 
     def fit(self) -> TrainingResult:
@@ -264,14 +261,17 @@ class Trainer:
         self._clock_start = time.perf_counter() - self.elapsed  # a resumed run keeps its clock
         if self.initial_check is None:
             progress.message(self.check_initial_loss().explain())
+            started = time.perf_counter()
             self.log.emit({"step": 0, "tokens": 0, "seconds": 0.0, **self._evaluate_val()})
+            self._eval_overhead = self.context.mean_across_ranks(
+                time.perf_counter() - started) / config.eval_interval
         else:
             progress.message(f"resuming at step {self.step} ({self.tokens_seen:,} tokens seen)")
         self._timing = LoopTiming()
         loop_start, start_step = time.perf_counter(), self.step
         last_val = self.log.history["val"][-1][1]
         while (stopped := self._stop_reason()) is None:
-            learning_rate = self.schedule.learning_rate(self.step, self.elapsed)
+            learning_rate = self.schedule.learning_rate(self.step, self.budget.total)
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate
             compute_start = time.perf_counter()
@@ -280,6 +280,8 @@ class Trainer:
             self._timing.add("compute", step_seconds)
             self.cpu_tuning.record_step(step_seconds)
             self.step += 1
+            self.budget.record(step=self.step, elapsed=self.elapsed,
+                               overhead_per_step=self._eval_overhead)
             self.tokens_seen += self.tokens_per_step
             self._last_lr = learning_rate
             rate = (self.step - start_step) * self.tokens_per_step / max(
@@ -382,11 +384,10 @@ class Trainer:
         """Why the run ends now, from values every rank agreed on (so all stop together)."""
         if self._stopping:
             return "interrupted"
-        if self.config.max_steps is not None and self.step >= self.config.max_steps:
-            return "max_steps"
-        if self.config.max_time is not None and self.elapsed >= self.config.max_time:
-            return "max_time"
-        return None
+        if not self.budget.reached(self.step):
+            return None
+        by_time = self.config.max_time is not None and self.step != self.config.max_steps
+        return "max_time" if by_time else "max_steps"
 
     def _result(self, stopped: str, final: dict | None, timing: dict) -> TrainingResult:
         final = final or {}
