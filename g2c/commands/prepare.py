@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
                         help="train a char or byte-level BPE tokenizer, or use a tokenizer "
                         "JSON file (default: bpe)")
     parser.add_argument("--vocab-size", type=int, default=None,
-                        help="BPE vocabulary size (default 4096; at least 260)")
+                        help="BPE vocabulary size (default 4096; from 260 to 1,048,576)")
     parser.add_argument("--train-fraction", type=float, default=0.9,
                         help="leading share of tokens used for training (default 0.9)")
     parser.add_argument("--separator", default=None, metavar="LINE",

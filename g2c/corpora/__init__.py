@@ -3,7 +3,9 @@
     resolve_source("shakespeare" | "tinyshakespeare" | PATH | "hf:NAME" | "a=0.7,b=0.3")
     prepare_corpus(source, out_dir, tokenizer="bpe", vocab_size=4096, train_fraction=0.9)
         -> PreparedCorpus  (train/val np.memmap, document offsets, tokenizer, manifest)
-    open_prepared(out_dir) -> PreparedCorpus   (verifies the manifest)
+    open_prepared(out_dir) -> PreparedCorpus   (verifies every file against its sha256)
+    is_prepared_dir(path) -> bool               a folder written by prepare_corpus?
+    PreparedCorpus.data_hash                    what identifies the token data (a run's corpus)
     shakespeare_documents()                     the built-in offline corpus, one play per document
     render_chat(messages) -> str                a conversation as one document (chat tokens)
     CHAT_TEMPLATE                               the same rendering as a Hugging Face Jinja template
@@ -12,9 +14,10 @@
 from g2c.corpora.chat import CHAT_TEMPLATE, render_chat
 from g2c.corpora.huggingface import HuggingFaceSource
 from g2c.corpora.local import DirectorySource, LocalFileSource
+from g2c.corpora.manifest import is_prepared_dir
 from g2c.corpora.mixture import MixtureSource
 from g2c.corpora.prepare import prepare_corpus
-from g2c.corpora.prepared import PreparedCorpus, open_prepared
+from g2c.corpora.prepared import PreparedCorpus, PreparedCorpusMismatch, open_prepared
 from g2c.corpora.resolve import resolve_source
 from g2c.corpora.shakespeare import ShakespeareSource, shakespeare_documents
 from g2c.corpora.source import CorpusSource
@@ -28,9 +31,11 @@ __all__ = [
     "LocalFileSource",
     "MixtureSource",
     "PreparedCorpus",
+    "PreparedCorpusMismatch",
     "ShakespeareSource",
     "TinyShakespeareSource",
     "find_tinyshakespeare",
+    "is_prepared_dir",
     "open_prepared",
     "prepare_corpus",
     "render_chat",

@@ -12,23 +12,36 @@ place — so its presence is the "finished" mark, and a directory without one
   realised token fractions; ``documents`` — kept, skipped-empty, how many
   were conversations (chat tokens as special ids) and how many others
   contained special-token text (encoded as ordinary text).
-* ``tokenizer`` — kind, file, vocab size, eot id and fingerprint (sha256);
-  ``dtype``; ``split`` — the contiguous rule and the cut.
-* ``splits`` — per split: file, tokens, text bytes, documents, offsets file
-  and sha256.
+* ``tokenizer`` — kind, file, vocab size, eot id, fingerprint (``sha256``:
+  of the id mapping) and ``file_sha256`` (of the file's bytes); ``dtype``;
+  ``split`` — the contiguous rule and the cut.
+* ``splits`` — per split: file, tokens, text bytes, documents, offsets file,
+  and the sha256 of both files (``sha256``, ``doc_offsets_sha256``).
+* ``data_sha256`` — one hash for all the data a model trains on (see
+  :func:`data_sha256`): equal means the same tokens, documents and tokenizer,
+  however and whenever they were made. It is what identifies a training run's
+  data — not the source files' names or modification times.
 * ``created`` (UTC, ISO 8601) and ``g2c_version``.
+
+Why sha256, when BLAKE2 is the usual "fast hash"? Measured on the 2-core
+development VM (a 1 GiB file, warm page cache, ``hashlib.file_digest``,
+runs alternated): sha256 1.0–1.9 s, blake2b 2.1–4.2 s, sha256 about twice as
+fast in every pair — OpenSSL's sha256 uses the CPU's SHA instructions (SHA-NI),
+hashlib's blake2b has no SIMD path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 from g2c.atomic_files import atomic_write_text
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "g2c-prepared-corpus"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: every data file's sha256, and data_sha256
 
 
 def write_manifest(directory: Path, manifest: dict) -> Path:
@@ -54,6 +67,44 @@ def read_manifest(directory: str | Path) -> dict:
         raise ValueError(f"{path}: unsupported manifest version "
                          f"{manifest.get('format_version')!r} (this g2c reads {MANIFEST_VERSION})")
     return manifest
+
+
+def is_prepared_dir(path: str | os.PathLike) -> bool:
+    """True if ``path`` is a folder whose ``manifest.json`` says it is a prepared corpus.
+
+    Any format version counts (``open_prepared`` then says whether this g2c
+    reads it); a folder without a manifest — text files, or a prepare that
+    never finished — does not.
+
+        is_prepared_dir("data/shakespeare-char")   -> True   (written by g2c prepare)
+        is_prepared_dir("notes/")                  -> False  (a folder of .txt files)
+    """
+    try:
+        manifest = json.loads((Path(path) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks (constant memory)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def data_files(manifest: dict) -> dict[str, str]:
+    """``{file name: sha256}`` of every data file ``manifest`` records (KeyError if one lacks it)."""
+    files = {manifest["tokenizer"]["file"]: manifest["tokenizer"]["file_sha256"]}
+    for split in manifest["splits"].values():
+        files[split["file"]] = split["sha256"]
+        files[split["doc_offsets_file"]] = split["doc_offsets_sha256"]
+    return files
+
+
+def data_sha256(files: dict[str, str]) -> str:
+    """One sha256 for a set of files: of the lines ``"<name> <sha256>"``, sorted by name."""
+    lines = "".join(f"{name} {files[name]}\n" for name in sorted(files))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
 def recipe_differences(old: dict, new: dict) -> list[str]:

@@ -29,9 +29,16 @@ Decisions worth knowing:
   ``encoding_errors="replace"``.
 * Everything is built in a hidden staging folder inside ``out_dir`` and
   moved into place; ``manifest.json`` comes last, so a crash never leaves a
-  directory that looks finished. Re-running with the same recipe (same
-  inputs — see each source's fingerprint — tokenizer request, fraction)
-  returns the existing result without recomputing it.
+  directory that looks finished. The staging folder is removed on any
+  failure, Ctrl-C included; one left by a killed process is removed by the
+  next prepare into ``out_dir`` (``g2c.atomic_files``). An ``out_dir`` that
+  cannot be written (a file in the way, no permission) is a ValueError before
+  any text is read.
+* Re-running with the same recipe (same inputs — see each source's
+  fingerprint — tokenizer request, fraction) returns the existing result
+  without recomputing it, after checking every file against its sha256 in the
+  manifest: a changed file (bytes flipped on disk, an edit) is reported in
+  one warning line and the directory is rebuilt.
 """
 
 from __future__ import annotations
@@ -39,7 +46,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,21 +54,30 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import g2c
+from g2c.atomic_files import remove_stale_temporary_files, temporary_directory
 from g2c.corpora.chat import ChatDocument, encode_documents, text_pieces
 from g2c.corpora.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_NAME,
     MANIFEST_VERSION,
+    data_files,
+    data_sha256,
     read_manifest,
     recipe_differences,
+    sha256_file,
     write_manifest,
 )
-from g2c.corpora.prepared import PreparedCorpus, open_prepared
+from g2c.corpora.prepared import (
+    PreparedCorpus,
+    PreparedCorpusMismatch,
+    open_prepared,
+    tokenizer_choice,
+)
 from g2c.corpora.resolve import resolve_source
 from g2c.corpora.source import CorpusSource
 from g2c.corpora.token_writer import TokenStreamWriter, split_stream, token_dtype
-from g2c.tokenizer import SPECIAL_TOKENS, BaseTokenizer, CharTokenizer, G2CTokenizer, load_tokenizer
 from g2c.token_split import split_point
+from g2c.tokenizer import SPECIAL_TOKENS, BaseTokenizer, CharTokenizer, G2CTokenizer
 from g2c.tokenizer.bpe import require_bpe_vocab_size
 from g2c.validation import require_positive_int
 
@@ -99,8 +114,9 @@ def prepare_corpus(
         tokenizer: ``"bpe"`` (train the course's byte-level BPE), ``"char"``
             (train a character tokenizer), a tokenizer JSON path, or a
             tokenizer object to use as is.
-        vocab_size: BPE vocabulary (default 4096, at least 260); not used by
-            ``"char"``, whose vocabulary is the corpus' alphabet + 1.
+        vocab_size: BPE vocabulary (default 4096, from 260 to 2**20 — see
+            ``g2c.tokenizer.bpe.MAX_VOCAB_SIZE``); not used by ``"char"``,
+            whose vocabulary is the corpus' alphabet + 1.
         train_fraction: train = the first ``int(n * train_fraction)`` tokens.
         progress: show progress bars (documents, tokens, tokens/s) on stderr.
         overwrite: replace a prepared corpus in ``out_dir`` made from a
@@ -113,6 +129,7 @@ def prepare_corpus(
     split_point(0, train_fraction)  # refuse a bad fraction before reading any text
     tokenizer_sample_bytes = require_positive_int("tokenizer_sample_bytes", tokenizer_sample_bytes)
     out_dir = Path(out_dir)
+    remove_stale_temporary_files(out_dir)  # staging folders of killed prepares
     corpus = resolve_source(source, separator=separator, text_field=text_field,
                             encoding_errors=encoding_errors, download=download, stopping=stopping)
     given, tokenizer_request = _tokenizer_request(tokenizer, vocab_size, tokenizer_sample_bytes)
@@ -125,8 +142,12 @@ def prepare_corpus(
     reused = _reuse(out_dir, recipe, overwrite=overwrite, progress=progress)
     if reused is not None:
         return reused
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".prepare-", dir=out_dir))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = temporary_directory(out_dir, "prepare")
+    except OSError as error:
+        raise ValueError(f"out_dir {out_dir} cannot be written: {error.strerror or error} "
+                         f"({error.filename}); choose a directory you can write to") from None
     try:
         manifest = _build(corpus, staging, recipe, given, float(train_fraction), progress)
         _publish(staging, out_dir, manifest)
@@ -139,20 +160,16 @@ def _tokenizer_request(tokenizer, vocab_size, sample_bytes) -> tuple[BaseTokeniz
     """(the tokenizer to use as is, or None to train one; its entry in the recipe)."""
     if vocab_size is not None:
         vocab_size = require_positive_int("vocab_size", vocab_size)
-    if isinstance(tokenizer, (str, os.PathLike)) and os.fspath(tokenizer) in ("bpe", "char"):
-        kind = os.fspath(tokenizer)
-        if kind == "char":
-            if vocab_size is not None:
-                raise ValueError(f"vocab_size={vocab_size} does not apply to tokenizer='char' "
-                                 f"(its vocabulary is the corpus alphabet); leave it unset")
-            return None, {"train": "char"}
+    choice = tokenizer_choice(tokenizer)
+    if choice == "char":
+        if vocab_size is not None:
+            raise ValueError(f"vocab_size={vocab_size} does not apply to tokenizer='char' "
+                             f"(its vocabulary is the corpus alphabet); leave it unset")
+        return None, {"train": "char"}
+    if choice == "bpe":
         vocab_size = require_bpe_vocab_size(vocab_size or DEFAULT_BPE_VOCAB)
         return None, {"train": "bpe", "vocab_size": vocab_size, "sample_bytes": sample_bytes}
-    if isinstance(tokenizer, (str, os.PathLike)):
-        tokenizer = load_tokenizer(tokenizer)
-    if not isinstance(tokenizer, BaseTokenizer):
-        raise TypeError(f"tokenizer must be 'bpe', 'char', a tokenizer file path or a tokenizer; "
-                        f"got {type(tokenizer).__name__}")
+    tokenizer = choice
     if vocab_size is not None and vocab_size != tokenizer.vocab_size:
         raise ValueError(f"vocab_size={vocab_size} contradicts the given tokenizer's "
                          f"vocab_size={tokenizer.vocab_size}; leave vocab_size unset")
@@ -164,11 +181,11 @@ def _reuse(out_dir: Path, recipe: dict, *, overwrite: bool, progress: bool):
         return None
     try:
         old = read_manifest(out_dir)
-    except ValueError:
+    except ValueError as error:
         if overwrite:
             return None
-        raise FileExistsError(f"{out_dir} holds a {MANIFEST_NAME} that g2c did not write; "
-                              f"choose another --out or pass overwrite=True") from None
+        raise FileExistsError(f"{error}; pass overwrite=True (--overwrite) to replace it, or "
+                              f"choose another output directory") from None
     differences = recipe_differences(old.get("recipe", {}), recipe)
     if differences:
         if overwrite:
@@ -180,8 +197,9 @@ def _reuse(out_dir: Path, recipe: dict, *, overwrite: bool, progress: bool):
         )
     try:
         prepared = open_prepared(out_dir)
-    except (ValueError, FileNotFoundError) as error:
-        _say(progress, f"rebuilding {out_dir}: {error}")
+    except PreparedCorpusMismatch as error:  # the same recipe, damaged: g2c's to rebuild
+        print(f"g2c prepare: warning: {out_dir}: {error.problem}; rebuilding it",
+              file=sys.stderr)
         return None
     _say(progress, f"reusing the prepared corpus in {out_dir} (inputs unchanged)")
     return prepared
@@ -269,7 +287,8 @@ def _build(corpus: CorpusSource, staging: Path, recipe: dict, given: BaseTokeniz
     document_tokens = sum(s["tokens"] for s in sources)
     for entry in sources:
         entry["token_fraction"] = entry["tokens"] / document_tokens
-    return {
+    hashes = {name: sha256_file(staging / name) for name in OUTPUT_FILES}
+    manifest = {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_VERSION,
         "g2c_version": g2c.__version__,
@@ -282,27 +301,32 @@ def _build(corpus: CorpusSource, staging: Path, recipe: dict, given: BaseTokeniz
                       "containing_special_token_text": with_special_text},
         "tokenizer": {"kind": tokenizer.kind, "file": "tokenizer.json",
                       "vocab_size": tokenizer.vocab_size, "eot_id": tokenizer.eot_id,
-                      "sha256": tokenizer.fingerprint},
+                      "sha256": tokenizer.fingerprint,
+                      "file_sha256": hashes["tokenizer.json"]},
         "dtype": dtype.name,
         "split": {"rule": "contiguous: train = the first int(n * train_fraction) tokens, "
                           "val = the rest", "train_fraction": train_fraction, "cut": cut,
                   "total_tokens": total},
         "splits": {
             "train": _split_entry("train", split.train_tokens, text_bytes - split.val_bytes,
-                                  split.train_offsets, split.train_sha256),
+                                  split.train_offsets, hashes),
             "val": _split_entry("val", split.val_tokens, split.val_bytes, split.val_offsets,
-                                split.val_sha256),
+                                hashes),
         },
         "encoding": {"seconds": round(seconds, 3),
                      "tokens_per_second": round(total / max(seconds, 1e-9))},
         "recipe": recipe,
     }
+    manifest["data_sha256"] = data_sha256(data_files(manifest))
+    return manifest
 
 
-def _split_entry(name: str, tokens: int, text_bytes: int, offsets: np.ndarray, sha: str) -> dict:
+def _split_entry(name: str, tokens: int, text_bytes: int, offsets: np.ndarray,
+                 hashes: dict[str, str]) -> dict:
+    offsets_file = f"{name}_doc_offsets.npy"
     return {"file": f"{name}.bin", "tokens": tokens, "bytes": text_bytes,
-            "documents": len(offsets), "doc_offsets_file": f"{name}_doc_offsets.npy",
-            "sha256": sha}
+            "documents": len(offsets), "doc_offsets_file": offsets_file,
+            "sha256": hashes[f"{name}.bin"], "doc_offsets_sha256": hashes[offsets_file]}
 
 
 def _batches(corpus: CorpusSource, sources: list[dict]) -> Iterator[tuple[list[int], list[str]]]:

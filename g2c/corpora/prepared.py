@@ -5,12 +5,29 @@
     prepared.train_doc_offsets     (docs,) int64: index of each document's first token
     prepared.tokenizer.decode(prepared.val[:50])
 
+    prepared.data_hash             sha256 of all of it: what identifies a run's data
+
 Memory-mapping means only the pages a batch touches are read from disk, so a
 stream larger than RAM trains fine. Opening checks the directory against its
-manifest — file sizes, dtype, the tokenizer's fingerprint, the document
-index — and refuses a mismatch: ids read with the wrong vocabulary or dtype
-would train a model on garbage without any error. ``verify_checksums=True``
-also re-hashes the token files and checks every id is below V (a full read).
+manifest and refuses a mismatch, because ids read with the wrong vocabulary or
+dtype, or bytes flipped on disk, would train a model on garbage without any
+error (or crash it later with an index error far from the cause):
+
+* each token file's size (instant: catches a truncated copy);
+* every file's sha256 (a full read, about 1–2 s per GiB — small next to a
+  training run, and the only check that sees bytes flipped in place);
+* the tokenizer's fingerprint, V and the dtype;
+* every id below V (``max`` over the memmap, ~0.1–0.2 s per GiB more);
+* the document index (increasing starts inside the stream).
+
+Each failure is a :class:`PreparedCorpusMismatch` (a ValueError) whose one
+line names the directory, the file and what is wrong, and says to prepare
+it again; ``prepare_corpus`` catches it and rebuilds its own cache.
+
+Asked for a tokenizer (``tokenizer=``, ``vocab_size=``), it also refuses a
+directory prepared with another one, naming both — a prepared directory
+brings its own tokenizer, so a different request would otherwise be
+silently ignored.
 """
 
 from __future__ import annotations
@@ -21,9 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from g2c.corpora.manifest import read_manifest
-from g2c.corpora.token_writer import CHUNK_BYTES, sha256_file, token_dtype
+from g2c.corpora.manifest import data_files, data_sha256, read_manifest, sha256_file
+from g2c.corpora.token_writer import token_dtype
 from g2c.tokenizer import BaseTokenizer, load_tokenizer
+from g2c.validation import require_positive_int
 
 SPLITS = ("train", "val")
 
@@ -48,56 +66,91 @@ class PreparedCorpus:
     def eot_id(self) -> int:
         return self.tokenizer.eot_id
 
+    @property
+    def data_hash(self) -> str:
+        """sha256 over every data file's sha256 (tokens, document index, tokenizer).
+
+        Equal hashes mean the same training data, whatever the source files'
+        paths or modification times — the corpus part of a run's identity.
+        """
+        return self.manifest["data_sha256"]
+
     def __repr__(self) -> str:
         return (f"PreparedCorpus({str(self.directory)!r}, {self.manifest['corpus']['name']!r}, "
                 f"{self.tokenizer.kind} V={self.vocab_size}, train={len(self.train):,} tokens, "
                 f"val={len(self.val):,} tokens)")
 
 
-def _mismatch(directory: Path, what: str) -> ValueError:
-    return ValueError(
-        f"prepared corpus {directory} does not match its manifest: {what}; it was modified "
-        f"or is incomplete — re-run g2c prepare (with --overwrite) to rebuild it"
-    )
+def tokenizer_choice(tokenizer) -> str | BaseTokenizer:
+    """What a ``tokenizer=`` argument asks for: ``"char"``/``"bpe"`` (a kind to train), or
+    a tokenizer to use as is (a path is loaded). TypeError for anything else."""
+    if isinstance(tokenizer, (str, os.PathLike)):
+        name = os.fspath(tokenizer)
+        return name if name in ("char", "bpe") else load_tokenizer(tokenizer)
+    if not isinstance(tokenizer, BaseTokenizer):
+        raise TypeError(f"tokenizer must be 'bpe', 'char', a tokenizer file path or a tokenizer; "
+                        f"got {type(tokenizer).__name__}")
+    return tokenizer
 
 
-def open_prepared(directory: str | os.PathLike, *, verify_checksums: bool = False) -> PreparedCorpus:
-    """Open and verify a directory written by ``prepare_corpus``."""
+class PreparedCorpusMismatch(ValueError):
+    """A prepared directory that no longer matches its manifest; ``problem`` says how."""
+
+    def __init__(self, directory: Path, problem: str):
+        self.problem = problem
+        super().__init__(f"prepared corpus {directory} does not match its manifest: {problem}; "
+                         f"prepare it again (g2c prepare --overwrite) to rebuild it")
+
+
+def open_prepared(directory: str | os.PathLike, *, tokenizer=None,
+                  vocab_size: int | None = None) -> PreparedCorpus:
+    """Open and verify a directory written by ``prepare_corpus`` (see the module docstring).
+
+    ``tokenizer`` (``"char"``, ``"bpe"``, a tokenizer file or object) and
+    ``vocab_size``: what the caller asked for; a directory prepared with a
+    different tokenizer is a ValueError naming both. None accepts the
+    directory's own. A BPE asked for with ``vocab_size=4096`` matches a
+    directory prepared with that request even if its corpus ran out of merges
+    earlier (V < 4096).
+    """
     directory = Path(directory)
     manifest = read_manifest(directory)
     try:
-        tokenizer_entry, dtype_name = manifest["tokenizer"], manifest["dtype"]
+        tokenizer_entry, dtype = manifest["tokenizer"], np.dtype(manifest["dtype"])
         splits = {name: manifest["splits"][name] for name in SPLITS}
-    except (KeyError, TypeError) as error:
-        raise _mismatch(directory, f"the manifest lacks {error}") from None
-    tokenizer = load_tokenizer(directory / tokenizer_entry["file"])
-    if tokenizer.fingerprint != tokenizer_entry["sha256"]:
-        raise _mismatch(directory, f"tokenizer fingerprint {tokenizer.fingerprint[:12]}… is "
-                                   f"not the recorded {tokenizer_entry['sha256'][:12]}…")
-    if tokenizer.vocab_size != tokenizer_entry["vocab_size"]:
-        raise _mismatch(directory, f"tokenizer vocab_size {tokenizer.vocab_size} != "
-                                   f"{tokenizer_entry['vocab_size']}")
-    dtype = token_dtype(tokenizer.vocab_size)
-    if dtype_name != dtype.name:
-        raise _mismatch(directory, f"dtype {dtype_name!r} cannot hold V={tokenizer.vocab_size} "
-                                   f"as written (expected {dtype.name})")
-    streams, offsets = {}, {}
-    for name, entry in splits.items():
+        files, recorded_data_sha256 = data_files(manifest), manifest["data_sha256"]
+    except KeyError as error:
+        raise PreparedCorpusMismatch(directory, f"the manifest lacks {error}") from None
+    except TypeError as error:
+        raise PreparedCorpusMismatch(directory, f"the manifest is malformed ({error})") from None
+    for entry in splits.values():
         path = directory / entry["file"]
         expected = entry["tokens"] * dtype.itemsize
         actual = path.stat().st_size if path.is_file() else None
         if actual != expected:
-            raise _mismatch(directory, f"{entry['file']} has {actual} bytes, expected "
-                                       f"{entry['tokens']:,} {dtype.name} tokens = {expected:,}")
-        if verify_checksums:
-            _verify_file(directory, path, entry["sha256"], dtype, tokenizer.vocab_size)
-        streams[name] = np.memmap(path, dtype=dtype, mode="r")
+            raise PreparedCorpusMismatch(directory, f"{entry['file']} has {actual} bytes, expected "
+                                         f"{entry['tokens']:,} {dtype.name} tokens = {expected:,}")
+    _verify_hashes(directory, files, recorded_data_sha256)
+    loaded = load_tokenizer(directory / tokenizer_entry["file"])
+    if loaded.fingerprint != tokenizer_entry["sha256"] or loaded.vocab_size != tokenizer_entry[
+            "vocab_size"] or token_dtype(loaded.vocab_size) != dtype:
+        raise PreparedCorpusMismatch(directory, f"the manifest's tokenizer entry and {dtype.name} "
+                                     f"ids do not describe {tokenizer_entry['file']} (V="
+                                     f"{loaded.vocab_size})")
+    _require_asked_tokenizer(directory, manifest, loaded, tokenizer, vocab_size)
+    streams, offsets = {}, {}
+    for name, entry in splits.items():
+        streams[name] = np.memmap(directory / entry["file"], dtype=dtype, mode="r")
+        largest = int(streams[name].max())
+        if largest >= loaded.vocab_size:
+            raise PreparedCorpusMismatch(directory, f"{entry['file']} holds id {largest}, not "
+                                         f"below the tokenizer's vocab_size {loaded.vocab_size}")
         offsets[name] = _load_offsets(directory, directory / entry["doc_offsets_file"],
                                       entry["documents"], entry["tokens"])
     return PreparedCorpus(
         directory=directory,
         manifest=manifest,
-        tokenizer=tokenizer,
+        tokenizer=loaded,
         train=streams["train"],
         val=streams["val"],
         train_doc_offsets=offsets["train"],
@@ -105,9 +158,20 @@ def open_prepared(directory: str | os.PathLike, *, verify_checksums: bool = Fals
     )
 
 
+def _verify_hashes(directory: Path, files: dict[str, str], recorded_data_sha256: str) -> None:
+    for name, sha256 in files.items():
+        path = directory / name
+        if not path.is_file():
+            raise PreparedCorpusMismatch(directory, f"{name} is missing")
+        if sha256_file(path) != sha256:
+            raise PreparedCorpusMismatch(directory, f"{name} has changed since it was prepared "
+                                         f"(its sha256 is not the one in the manifest)")
+    if data_sha256(files) != recorded_data_sha256:
+        raise PreparedCorpusMismatch(directory, "its data_sha256 is not the hash of the files' "
+                                     "sha256s")
+
+
 def _load_offsets(directory: Path, path: Path, documents: int, tokens: int) -> np.ndarray:
-    if not path.is_file():
-        raise _mismatch(directory, f"document index {path.name} is missing")
     offsets = np.load(path, allow_pickle=False)
     valid = (
         offsets.dtype == np.int64
@@ -119,15 +183,24 @@ def _load_offsets(directory: Path, path: Path, documents: int, tokens: int) -> n
         and bool(np.all(np.diff(offsets) > 0))
     )
     if not valid:
-        raise _mismatch(directory, f"document index {path.name} is not {documents:,} increasing "
-                                   f"int64 starts in [0, {tokens:,})")
+        raise PreparedCorpusMismatch(directory, f"document index {path.name} is not "
+                                     f"{documents:,} increasing int64 starts in [0, {tokens:,})")
     return offsets
 
 
-def _verify_file(directory: Path, path: Path, sha256: str, dtype: np.dtype, vocab_size: int):
-    if sha256_file(path) != sha256:
-        raise _mismatch(directory, f"{path.name} sha256 differs from the manifest")
-    with open(path, "rb") as file:
-        while chunk := file.read(CHUNK_BYTES):
-            if int(np.frombuffer(chunk, dtype=dtype).max()) >= vocab_size:
-                raise _mismatch(directory, f"{path.name} holds ids ≥ vocab_size {vocab_size}")
+def _require_asked_tokenizer(directory: Path, manifest: dict, own: BaseTokenizer, tokenizer,
+                             vocab_size) -> None:
+    """Refuse the directory unless its tokenizer ``own`` is the one asked for (None: any)."""
+    has = f"{directory} was prepared with a {own.kind} tokenizer of V={own.vocab_size}"
+    advice = ("leave the tokenizer and vocab size unset to train with the prepared one, or "
+              "prepare the corpus again with the one you want")
+    if tokenizer is not None:
+        choice = tokenizer_choice(tokenizer)
+        same = own.kind == choice if isinstance(choice, str) else choice.fingerprint == own.fingerprint
+        if not same:
+            asked = os.fspath(tokenizer) if isinstance(tokenizer, (str, os.PathLike)) else choice
+            raise ValueError(f"{has}, not the tokenizer {asked!r} asked for; {advice}")
+    if vocab_size is not None:
+        requested = manifest["recipe"]["tokenizer"].get("vocab_size")
+        if require_positive_int("vocab_size", vocab_size) not in (own.vocab_size, requested):
+            raise ValueError(f"{has}, not the vocab_size={vocab_size} asked for; {advice}")

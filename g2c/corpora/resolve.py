@@ -21,6 +21,7 @@ from pathlib import Path
 
 from g2c.corpora.huggingface import HuggingFaceSource
 from g2c.corpora.local import DirectorySource, LocalFileSource
+from g2c.corpora.manifest import is_prepared_dir
 from g2c.corpora.mixture import MixtureSource
 from g2c.corpora.shakespeare import ShakespeareSource
 from g2c.corpora.source import CorpusSource
@@ -81,6 +82,12 @@ def _resolve_named(text: str, *, separator, text_field, encoding_errors, downloa
         dataset, _, split = text[3:].partition("@")
         return HuggingFaceSource(dataset, split=split or "train", text_field=text_field)
     path = Path(text).expanduser()
+    if is_prepared_dir(path):
+        raise ValueError(
+            f"corpus {text!r} is a directory written by g2c prepare (its manifest.json says "
+            f"so), not text to prepare; use it where prepared data is expected: g2c pretrain "
+            f"--corpus {text}, or g2c.corpora.open_prepared"
+        )
     if path.is_dir():
         return DirectorySource(path, errors=encoding_errors)
     if path.is_file():

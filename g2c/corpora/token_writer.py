@@ -22,14 +22,13 @@ begins with that document's tail):
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-CHUNK_BYTES = 4 << 20  # file copies and hashes read 4 MiB at a time
+CHUNK_BYTES = 4 << 20  # the val copy reads 4 MiB at a time
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -74,14 +73,12 @@ class TokenStreamWriter:
 
 @dataclass(frozen=True)
 class SplitResult:
-    """Token counts, text bytes and sha256 of each split after :func:`split_stream`."""
+    """Token counts, val's text bytes and each split's document starts after :func:`split_stream`."""
 
     cut: int
     train_tokens: int
     val_tokens: int
     val_bytes: int
-    train_sha256: str
-    val_sha256: str
     train_offsets: np.ndarray
     val_offsets: np.ndarray
 
@@ -101,13 +98,11 @@ def split_stream(
     over the val tokens during the copy gives val's size in bytes for free.
     """
     itemsize = np.dtype(dtype).itemsize
-    val_hash = hashlib.sha256()
     val_bytes = 0
     with open(stream_path, "rb") as source, open(val_path, "wb") as target:
         source.seek(cut * itemsize)
         while chunk := source.read(CHUNK_BYTES - CHUNK_BYTES % itemsize):
             target.write(chunk)
-            val_hash.update(chunk)
             val_bytes += int(token_bytes[np.frombuffer(chunk, dtype=dtype)].sum())
         total = source.tell() // itemsize
     os.truncate(stream_path, cut * itemsize)
@@ -121,17 +116,7 @@ def split_stream(
         train_tokens=cut,
         val_tokens=total - cut,
         val_bytes=val_bytes,
-        train_sha256=sha256_file(stream_path),
-        val_sha256=val_hash.hexdigest(),
         train_offsets=offsets[:first_val].copy(),
         val_offsets=val_offsets.astype(np.int64),
     )
 
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks (constant memory)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()

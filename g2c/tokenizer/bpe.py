@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import tiktoken
@@ -49,6 +51,15 @@ from g2c.tokenizer.base import SPECIAL_TOKENS, BaseTokenizer, require_texts
 from g2c.validation import require_positive_int
 
 MIN_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256  # the specials plus every byte
+# The largest vocab_size we train. Why 2**20 = 1,048,576:
+# * it is 4x the largest vocabularies in use (262,144: Gemma 3), so no real request is
+#   refused, and each id still fits the uint32 token files;
+# * the HF trainer reserves its tables for vocab_size entries before learning anything
+#   (~70 bytes each): 2**20 reserves ~70 MiB, while vocab_size=10**9 asks for 70 GB and
+#   aborts the process with a Rust backtrace;
+# * already at d=128 its embedding alone is 134M parameters — more than any model g2c
+#   trains on a CPU — and learning a million merges takes gigabytes of sample text.
+MAX_VOCAB_SIZE = 1 << 20
 
 # Long documents are encoded in pieces so both cores work on them. A cut is
 # only made between "X\n" and "Y" with X, Y printable ASCII: the GPT-2 pattern
@@ -110,13 +121,18 @@ def split_at_safe_cuts(text: str, piece_chars: int = PIECE_CHARS) -> list[str]:
 
 
 def require_bpe_vocab_size(vocab_size) -> int:
-    """Return ``vocab_size`` if it leaves room for the specials and all 256 bytes."""
+    """Return ``vocab_size`` if it is in [MIN_VOCAB_SIZE, MAX_VOCAB_SIZE] (260 .. 2**20)."""
     vocab_size = require_positive_int("vocab_size", vocab_size)
     if vocab_size < MIN_VOCAB_SIZE:
         raise ValueError(
             f"vocab_size={vocab_size} is too small: byte-level BPE needs the "
             f"{len(SPECIAL_TOKENS)} special tokens plus 256 byte tokens, so at least "
             f"{MIN_VOCAB_SIZE}"
+        )
+    if vocab_size > MAX_VOCAB_SIZE:
+        raise ValueError(
+            f"vocab_size={vocab_size:,} is too large: at most {MAX_VOCAB_SIZE:,} (2**20, four "
+            f"times the largest LM vocabularies in use); typical sizes are 4,096 to 262,144"
         )
     return vocab_size
 
@@ -154,8 +170,12 @@ class G2CTokenizer(BaseTokenizer):
         """Learn merges from ``texts`` (an iterable of documents, streamed once).
 
         ``vocab_size`` is the maximum V including the 4 special tokens and the
-        256 bytes (so at least 260); a small corpus may run out of pairs seen
-        ``min_frequency`` times and stop earlier — read ``vocab_size`` after.
+        256 bytes (so 260 to ``MAX_VOCAB_SIZE``); a small corpus may run out of
+        pairs seen ``min_frequency`` times and stop earlier — read
+        ``vocab_size`` after.
+
+        Ctrl-C stops it at once (see :func:`_train_interruptibly`), and an
+        error raised by ``texts`` (a bad file) surfaces as soon as it happens.
         """
         vocab_size = require_bpe_vocab_size(vocab_size)
         hf = Tokenizer(models.BPE())
@@ -168,7 +188,7 @@ class G2CTokenizer(BaseTokenizer):
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=show_progress,
         )
-        hf.train_from_iterator(_checked_documents(texts), trainer)
+        _train_interruptibly(hf, _checked_documents(texts), trainer)
         return cls(hf)
 
     @property
@@ -245,3 +265,45 @@ def _checked_documents(texts: Iterable[str]):
         if not isinstance(text, str):
             raise TypeError(f"texts[{index}] must be a str; got {type(text).__name__}")
         yield text
+
+
+def _train_interruptibly(hf: Tokenizer, texts: Iterator[str], trainer) -> None:
+    """``hf.train_from_iterator(texts, trainer)``, but Ctrl-C and errors in ``texts`` end it now.
+
+    The library trains with the GIL released and no way to cancel; an error
+    raised by the iterator (Ctrl-C's KeyboardInterrupt included) only *ends
+    the input*: the merges are still learned from what was read — tens of
+    seconds — and only then is the error raised. So the library runs in a
+    worker thread while this thread waits, interruptibly, for the first
+    outcome: the worker's end, or an error from ``texts`` the moment it is
+    raised. On Ctrl-C or an error the worker is told to stop reading and left
+    to finish in the background (a daemon thread: it never delays the
+    process's exit); its result is dropped.
+    """
+    outcomes: queue.SimpleQueue = queue.SimpleQueue()  # None, or the first error
+    stop = threading.Event()
+
+    def feed() -> Iterator[str]:
+        try:
+            for text in texts:
+                if stop.is_set():
+                    return
+                yield text
+        except Exception as error:  # reported now, not after the merges
+            outcomes.put(error)
+            raise
+
+    def work() -> None:
+        try:
+            hf.train_from_iterator(feed(), trainer)
+            outcomes.put(None)
+        except Exception as error:  # whatever the library raises: the waiting thread raises it
+            outcomes.put(error)
+
+    threading.Thread(target=work, name="g2c-bpe-training", daemon=True).start()
+    try:
+        error = outcomes.get()
+    finally:
+        stop.set()
+    if error is not None:
+        raise error
