@@ -184,6 +184,7 @@ def test_invalid_utf8_stops_prepare_unless_replacement_is_asked(tmp_path):
     path.write_bytes(b"good text " * 20 + b"\xc3(" + b" more text" * 20)
     with pytest.raises(ValueError, match="bad.txt: invalid UTF-8 at byte offset 200"):
         prepare_corpus(path, tmp_path / "out", tokenizer="char", progress=False)
+    assert not (tmp_path / "out").exists()  # a failed prepare leaves nothing behind
     prepared = prepare_corpus(path, tmp_path / "out", tokenizer="char", progress=False,
                               encoding_errors="replace")
     assert "\ufffd" in prepared.tokenizer.alphabet

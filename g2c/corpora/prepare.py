@@ -29,9 +29,10 @@ Decisions worth knowing:
   ``encoding_errors="replace"``.
 * Everything is built in a hidden staging folder inside ``out_dir`` and
   moved into place; ``manifest.json`` comes last, so a crash never leaves a
-  directory that looks finished. The staging folder is removed on any
-  failure, Ctrl-C included; one left by a killed process is removed by the
-  next prepare into ``out_dir`` (``g2c.atomic_files``). An ``out_dir`` that
+  directory that looks finished. The staging folder (and ``out_dir``, if
+  this call created it) is removed on any failure, Ctrl-C included; one left
+  by a killed process is removed by the next prepare into ``out_dir``
+  (``g2c.atomic_files``). An ``out_dir`` that
   cannot be written (a file in the way, no permission) is a ValueError before
   any text is read.
 * Re-running with the same recipe (same inputs — see each source's
@@ -142,6 +143,7 @@ def prepare_corpus(
     reused = _reuse(out_dir, recipe, overwrite=overwrite, progress=progress)
     if reused is not None:
         return reused
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = temporary_directory(out_dir, "prepare")
@@ -151,8 +153,10 @@ def prepare_corpus(
     try:
         manifest = _build(corpus, staging, recipe, given, float(train_fraction), progress)
         _publish(staging, out_dir, manifest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:  # Ctrl-C included: leave the file system as we found it
+        shutil.rmtree(out_dir if created else staging, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
     return open_prepared(out_dir)
 
 
