@@ -132,8 +132,10 @@ def open_prepared(directory: str | os.PathLike, *, tokenizer=None,
                                          f"{entry['tokens']:,} {dtype.name} tokens = {expected:,}")
     _verify_hashes(directory, files, recorded_data_sha256)
     loaded = load_tokenizer(directory / tokenizer_entry["file"])
-    if loaded.fingerprint != tokenizer_entry["sha256"] or loaded.vocab_size != tokenizer_entry[
-            "vocab_size"] or token_dtype(loaded.vocab_size) != dtype:
+    consistent = (loaded.fingerprint == tokenizer_entry["sha256"]
+                  and loaded.vocab_size == tokenizer_entry["vocab_size"]
+                  and token_dtype(loaded.vocab_size) == dtype)
+    if not consistent:  # only a hand-edited manifest gets here: the hashes matched
         raise PreparedCorpusMismatch(directory, f"the manifest's tokenizer entry and {dtype.name} "
                                      f"ids do not describe {tokenizer_entry['file']} (V="
                                      f"{loaded.vocab_size})")
