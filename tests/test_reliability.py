@@ -155,3 +155,18 @@ def test_a_bug_keeps_its_traceback_and_ctrl_c_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(sample, "run", interrupted)
     assert main(["sample", "x"]) == 130
     assert capsys.readouterr().err.strip() == "g2c sample: interrupted"
+
+
+def test_pretrain_trains_on_a_directory_that_prepare_wrote(play, tmp_path, capsys):
+    prepared = tmp_path / "prepared"
+    assert main(["prepare", "--corpus", str(play), "--tokenizer", "bpe", "--vocab-size", "300",
+                 "--out", str(prepared), "--quiet"]) == 0
+    out = tmp_path / "run"
+    assert main(["pretrain", "--corpus", str(prepared), "--out", str(out), "--max-steps", "2",
+                 "--batch-size", "4", "--context-length", "32", "--quiet"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["corpus"]["tokenizer"]["kind"] == "bpe"
+    capsys.readouterr()
+    assert main(["pretrain", "--corpus", str(prepared), "--tokenizer", "char", "--out",
+                 str(tmp_path / "other"), "--max-steps", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bpe" in err and "'char'" in err and "Traceback" not in err

@@ -72,8 +72,12 @@ def artifact_name(track: Track, num_parameters: int) -> str:
 
 
 def prepare_track_corpus(track: Track, data_dir: str | Path, *, quiet: bool):
-    """The track's corpus, prepared under ``data_dir`` (reused when its inputs are unchanged)."""
-    from g2c.corpora import prepare_corpus
+    """The track's corpus, prepared under ``data_dir`` (reused when its inputs are unchanged);
+    a directory ``g2c prepare`` wrote is used as it is (checked against the track's tokenizer)."""
+    from g2c.corpora import is_prepared_dir, open_prepared, prepare_corpus
+
+    if is_prepared_dir(track.corpus):
+        return open_prepared(track.corpus, tokenizer=track.tokenizer, vocab_size=track.vocab_size)
 
     if track.tokenizer in ("char", "bpe"):
         tokenizer_label = track.tokenizer + (f"{track.vocab_size}" if track.vocab_size else "")
@@ -125,9 +129,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         "track": track.name,
         "model": model_config.to_dict(),
         # The token data itself, by content: a touched (unchanged) file is the same run.
-        "corpus": {"tokenizer_sha256": manifest["tokenizer"]["sha256"],
-                   "train_sha256": manifest["splits"]["train"]["sha256"],
-                   "val_sha256": manifest["splits"]["val"]["sha256"]},
+        "corpus": {"data_sha256": prepared.data_hash},
     }
     plan = context.gather_objects(plan_output(
         out, run_identity(track.training.to_dict(), metadata), resume=resume,

@@ -41,6 +41,8 @@ from pathlib import Path
 import tomli_w
 
 from g2c.app.tracks import DEFAULT_TRACK, Track, get_track
+from g2c.corpora import is_prepared_dir
+from g2c.corpora.manifest import read_manifest
 from g2c.training.config import BATCH_MODES, TrainingConfig
 from g2c.training.precision import PRECISIONS
 from g2c.transformer import ModelConfig
@@ -214,8 +216,13 @@ def merge(*layers: dict) -> dict:
 def resolve_track(recipe: dict) -> Track:
     """The recipe's base track with the recipe's values applied (checked by the dataclasses)."""
     track = get_track(recipe.get("track", DEFAULT_TRACK))
-    tokenizer = recipe.get("tokenizer", track.tokenizer)
-    vocab_size = recipe.get("vocab_size", track.vocab_size if tokenizer == "bpe" else None)
+    corpus = recipe.get("corpus", track.corpus)
+    if is_prepared_dir(corpus):  # already tokenized: its tokenizer, unless one is asked for
+        tokenizer = recipe.get("tokenizer", read_manifest(corpus)["tokenizer"]["kind"])
+        vocab_size = recipe.get("vocab_size")
+    else:
+        tokenizer = recipe.get("tokenizer", track.tokenizer)
+        vocab_size = recipe.get("vocab_size", track.vocab_size if tokenizer == "bpe" else None)
     if tokenizer not in ("char", "bpe") and not Path(tokenizer).is_file():
         raise ValueError(f"tokenizer must be 'char', 'bpe' or an existing tokenizer.json file; "
                          f"got {tokenizer!r}")
@@ -223,7 +230,7 @@ def resolve_track(recipe: dict) -> Track:
         raise ValueError(f"vocab_size={vocab_size} only applies to a BPE tokenizer, but the "
                          f"tokenizer is {tokenizer!r} (its vocabulary is fixed by the alphabet "
                          f"or the file); drop --vocab-size or use --tokenizer bpe")
-    return replace(track, corpus=recipe.get("corpus", track.corpus), tokenizer=tokenizer,
+    return replace(track, corpus=corpus, tokenizer=tokenizer,
                    vocab_size=vocab_size,
                    model=replace(track.model, **recipe.get("model", {})),
                    training=replace(track.training, **recipe.get("training", {})))
