@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import re
 import sys
@@ -90,6 +91,28 @@ def prepare_track_corpus(track: Track, data_dir: str | Path, *, quiet: bool):
                           vocab_size=track.vocab_size, progress=not quiet, overwrite=True)
 
 
+def check_fits_in_memory(config) -> None:
+    """Refuse a model whose training state cannot fit in this machine's memory.
+
+    The model is built on the "meta" device — shapes only, no memory — and its
+    parameters and buffers counted four times over (weights, gradients, AdamW's
+    two moments). A typo such as ``--max-seq-len 1000000000`` then ends in one
+    line instead of an allocation failure.
+    """
+    try:
+        with torch.device("meta"):
+            shapes = config.build()
+        needed = 4 * sum(t.numel() * t.element_size() for t in (*shapes.parameters(),
+                                                               *shapes.buffers()))
+    except RuntimeError:  # "Storage size calculation overflowed": past any memory
+        needed = float("inf")
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > total:
+        raise ValueError(f"this model needs about {needed / 2**30:,.1f} GiB to train (weights, "
+                         f"gradients, optimizer state) but this machine has {total / 2**30:,.1f}"
+                         f" GiB; choose a smaller --width, --layers, --max-seq-len or vocabulary")
+
+
 def prepare_rank0_first(context: DistributedContext, prepare, *, quiet: bool):
     """Rank 0 prepares (or reuses) the corpus while the others wait, then they reuse it:
     N processes writing one folder at once would race."""
@@ -119,6 +142,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     prepared = prepare_rank0_first(
         context, lambda quiet: prepare_track_corpus(track, data_dir, quiet=quiet), quiet=quiet)
     model_config = replace(track.model, vocab_size=prepared.vocab_size)
+    check_fits_in_memory(model_config)
     torch.manual_seed(track.training.seed)
     model = model_config.build()
     num_parameters = sum(p.numel() for p in model.parameters())

@@ -32,6 +32,7 @@ run. One rule keeps the two run limits sane: a layer that sets
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -86,7 +87,7 @@ class RecipeField:
             value = _from_string(value, self.kind)
         ok = (isinstance(value, bool) if self.kind is bool else
               isinstance(value, (int, float)) and not isinstance(value, bool)
-              if self.kind is float else
+              and math.isfinite(value) if self.kind is float else
               isinstance(value, self.kind) and not isinstance(value, bool))
         if ok and self.choices is not None and value not in self.choices:
             ok = False
@@ -94,6 +95,7 @@ class RecipeField:
             allowed = (" | ".join(self.choices) if self.choices else
                        {int: "an integer", float: "a number", bool: "true or false",
                         str: "a string"}[self.kind])
+            allowed += " (finite)" if self.kind is float else ""
             raise ValueError(f"{where}: {self.key} = {value!r} is not allowed; expected "
                              f"{allowed}{' or ' + repr(NONE) if self.optional else ''}")
         return float(value) if self.kind is float else value
