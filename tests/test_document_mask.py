@@ -204,3 +204,17 @@ def test_packed_rows_on_cuda_take_flex_attention_and_match_the_cpu_model():
     for (name, cpu), gpu in zip(model.named_parameters(), gpu_model.parameters()):
         torch.testing.assert_close(gpu.grad.cpu(), cpu.grad, rtol=1e-2, atol=1e-4,
                                    msg=lambda m, n=name: f"grad {n}: {m}")
+
+
+@pytest.mark.cuda
+def test_a_compiled_model_runs_flex_attention_inside_its_graph():
+    torch.manual_seed(0)
+    model = TransformerLM(50, 64, 2, 4, 256, positions="rotary").cuda()
+    document_ids, position_ids = (t.cuda() for t in _packed_rows(2, 256))
+    x = torch.randint(0, 50, (2, 256), device="cuda")
+    with torch.no_grad():
+        eager = model(x, document_ids=document_ids, position_ids=position_ids)
+    compiled = torch.compile(model)(x, document_ids=document_ids, position_ids=position_ids)
+    torch.testing.assert_close(compiled, eager, rtol=1e-3, atol=1e-3)
+    compiled.float().square().mean().backward()  # FlexAttention's backward, compiled too
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())

@@ -28,9 +28,10 @@ def play(tmp_path_factory):
 
 
 def pretrain(play, out, *extra):
+    # --device cpu: these runs check the CPU path (its manifest, bit-exact resume) on any machine.
     return main(["pretrain", "--corpus", str(play), "--data-dir", str(out.parent / "data"),
                  "--out", str(out), "--batch-size", "4", "--context-length", "32",
-                 "--eval-interval", "2", "--quiet", *extra])
+                 "--eval-interval", "2", "--quiet", "--device", "cpu", *extra])
 
 
 def test_pretrain_writes_a_usable_artifact(play, tmp_path, capsys):

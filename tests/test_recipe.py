@@ -102,7 +102,7 @@ def finished_run(tmp_path_factory):
                  "--out", str(out), "--batch-size", "4", "--context-length", "32",
                  "--layers", "1", "--width", "32", "--heads", "2", "--max-steps", "6",
                  "--eval-interval", "3", "--log-interval", "2", "--quiet",
-                 "--tensorboard"]) == 0
+                 "--tensorboard", "--device", "cpu"]) == 0  # bit-for-bit: CPU kernels
     return root, out
 
 
