@@ -15,7 +15,7 @@ import sys
 from g2c import __version__
 from g2c.validation import ReportedError
 
-VERBS = ("prepare", "pretrain", "sample", "evaluate", "compare", "check", "grade",
+VERBS = ("prepare", "pretrain", "sample", "evaluate", "compare", "export", "check", "grade",
          "scaffold")
 
 

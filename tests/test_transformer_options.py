@@ -1,4 +1,4 @@
-"""TransformerLM's keyword-only architecture options: rotary, gated MLP, RMSNorm, no bias."""
+"""TransformerLM's keyword-only architecture options: rotary, gated MLP, RMSNorm, no biases."""
 
 import math
 
@@ -7,7 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from g2c.pretraining import get_lm_batch, lm_cross_entropy
-from g2c.transformer import TransformerLM
+from g2c.transformer import ModelConfig, TransformerLM
 from g2c.transformer.attention import explicit_causal_attention
 from g2c.transformer.rotary import RotaryEmbedding
 
@@ -20,7 +20,8 @@ def _model(**options):
 
 
 @pytest.mark.parametrize("options", [
-    dict(positions="rotary"), dict(mlp="swiglu"), dict(norm="rms"), dict(bias=False), MODERN,
+    dict(positions="rotary"), dict(mlp="swiglu"), dict(norm="rms"), dict(bias=False),
+    dict(output_bias=False), MODERN,
 ])
 def test_every_option_keeps_the_shape_and_causality(options):
     model = _model(**options).eval()
@@ -103,6 +104,8 @@ def test_bad_option_values_are_refused():
         _model(norm="batch")
     with pytest.raises(TypeError, match="bias"):
         _model(bias="no")
+    with pytest.raises(TypeError, match="output_bias"):
+        _model(output_bias=0)
     with pytest.raises(ValueError, match="even head_dim"):
         TransformerLM(50, 12, 1, 4, 16, positions="rotary")  # head_dim 3
 
@@ -121,3 +124,21 @@ def test_modern_model_learns_and_starts_at_log_vocab():
         loss.backward()
         opt.step()
     assert float(loss.detach()) < 0.3 * math.log(50)
+
+
+def test_without_output_bias_the_logits_are_the_tied_unembedding_alone():
+    with_bias, without = _model(), _model(output_bias=False)
+    assert "output_bias" not in dict(without.named_parameters())
+    assert sum(p.numel() for p in with_bias.parameters()) \
+        - sum(p.numel() for p in without.parameters()) == 50
+    x, y = torch.randint(0, 50, (2, 16)), torch.randint(0, 50, (2, 16))
+    with torch.no_grad():
+        hidden = without.final_norm(without.blocks[1](without.blocks[0](
+            without.token_embedding(x) + without.position_embedding(torch.arange(16)))))
+        logits = without(x)
+        torch.testing.assert_close(logits, hidden @ without.token_embedding.weight.T)
+        torch.testing.assert_close(without(x, targets=y), lm_cross_entropy(logits, y))
+    # A config.json written before the option existed builds the model it described.
+    old = {"architecture": "TransformerLM", **ModelConfig(50).to_dict()}
+    del old["output_bias"]
+    assert ModelConfig.from_dict(old).build().output_bias is not None

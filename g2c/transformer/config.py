@@ -36,6 +36,8 @@ class ModelConfig:
         mlp: the feed-forward: gelu (GPT-2) or swiglu (gated).
         norm: layer (LayerNorm) or rms (RMSNorm).
         bias: biases in the attention and MLP linears.
+        output_bias: a learned per-token bias on the logits (off for g2c export:
+            stock Hugging Face decoders have none).
     """
 
     vocab_size: int | None = None
@@ -48,6 +50,7 @@ class ModelConfig:
     mlp: str = "gelu"
     norm: str = "layer"
     bias: bool = True
+    output_bias: bool = True
 
     def build(self) -> TransformerLM:
         """A freshly initialised model (seed ``torch.manual_seed`` first for a fixed init)."""

@@ -3,12 +3,14 @@
     token_ids (B, T) --embed (+ learned position)--> (B, T, C)
         --num_layers × TransformerBlock--> (B, T, C)
         --final norm--> (B, T, C)
-        --unembed (tied to the token embedding) + bias--> logits (B, T, V)
+        --unembed (tied to the token embedding) (+ bias)--> logits (B, T, V)
 
 The unembedding reuses the token-embedding matrix (weight tying): the vector
 that *reads* token v in is the one that *scores* token v out, which saves V·C
 parameters and trains better on small data. A separate per-token output bias
-lets the model learn unigram frequencies without bending the embeddings.
+lets the model learn unigram frequencies without bending the embeddings
+(``output_bias=False`` drops it: stock Hugging Face decoders have no such bias,
+so ``g2c export`` needs it off).
 
 The keyword-only options swap in the modern pieces one at a time, so each can
 be compared against GPT-2's choices (the defaults):
@@ -17,6 +19,7 @@ be compared against GPT-2's choices (the defaults):
     mlp="gelu" | "swiglu"            plain or gated feed-forward (mlp.py)
     norm="layer" | "rms"             LayerNorm or RMSNorm (block.py)
     bias=True | False                biases in the attention and MLP linears
+    output_bias=True | False         the per-token bias added to the logits
 
 ``model(x)`` returns the (B, T, V) logits, as the course writes the loss:
 ``lm_cross_entropy(model(x), y)``. ``model(x, targets=y)`` returns that same
@@ -58,7 +61,7 @@ class TransformerLM(nn.Module):
         num_heads: attention heads per block (must divide C).
         max_seq_len: longest context T the model accepts.
         hidden_dim: MLP width, 4·C by default.
-        positions, mlp, norm, bias: architecture options (see the module doc).
+        positions, mlp, norm, bias, output_bias: architecture options (see the module doc).
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class TransformerLM(nn.Module):
         mlp: str = "gelu",
         norm: str = "layer",
         bias: bool = True,
+        output_bias: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -89,8 +93,9 @@ class TransformerLM(nn.Module):
         )
         if positions not in POSITION_KINDS:
             raise ValueError(f"positions must be one of {POSITION_KINDS}; got {positions!r}")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be True or False; got {bias!r}")
+        for name, flag in (("bias", bias), ("output_bias", output_bias)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False; got {flag!r}")
         if embedding_dim % num_heads != 0:
             raise ValueError(
                 f"embedding_dim ({embedding_dim}) must be divisible by num_heads ({num_heads})"
@@ -111,7 +116,7 @@ class TransformerLM(nn.Module):
             for _ in range(num_layers)
         )
         self.final_norm = make_norm(norm, embedding_dim)
-        self.output_bias = nn.Parameter(torch.zeros(vocab_size))
+        self.output_bias = nn.Parameter(torch.zeros(vocab_size)) if output_bias else None
         # Check the values of targets, document_ids and position_ids on every call: a
         # clear error for a notebook's hand-made ids. The trainer, whose batches are
         # valid by construction, turns it off: the checks read tensors back to the host.

@@ -1,0 +1,36 @@
+"""``g2c export ARTIFACT --to DIR``: a trained model as a Hugging Face ``transformers`` folder.
+
+    g2c export artifacts/models/ShakespeareLM-407K --to hf/shakespeare
+    python -c "from transformers import pipeline; \\
+               print(pipeline('text-generation', 'hf/shakespeare')('ROMEO:'))"
+
+ARTIFACT is an artifact directory or its name under artifacts/models/. A thin
+shell over :func:`g2c.app.export.export_artifact` (needs ``pip install 'g2c[hf]'``).
+"""
+
+from __future__ import annotations
+
+from g2c.commands.sample import ARTIFACTS_ROOT
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="write a trained model as a Hugging Face transformers model folder",
+        description="Write ARTIFACT as a Hugging Face model folder (config.json, "
+        "model.safetensors, generation_config.json, tokenizer files) for a stock transformers "
+        "architecture: StableLM, Llama or GPT-2, whichever computes the same function.",
+    )
+    parser.add_argument("artifact", metavar="ARTIFACT",
+                        help=f"artifact directory, or its name under {ARTIFACTS_ROOT}/")
+    parser.add_argument("--to", required=True, metavar="DIR",
+                        help="the folder to write (must not exist yet, or be empty)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from g2c.app.artifact import resolve_artifact
+    from g2c.app.export import export_artifact
+
+    out = export_artifact(resolve_artifact(args.artifact, ARTIFACTS_ROOT), args.to)
+    print(f"exported {args.artifact} -> {out} (load with AutoModelForCausalLM.from_pretrained)")
+    return 0
