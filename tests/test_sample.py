@@ -129,6 +129,16 @@ def test_a_kv_cache_is_fed_the_prompt_then_one_token_at_a_time():
             model(torch.tensor([[4]]), kv_cache=cache, document_ids=torch.zeros(1, 1).long())
 
 
+def test_a_seed_draws_what_torch_multinomial_draws():
+    scores = torch.tensor([0.5, 1.0, 3.0, 2.0, 2.5])
+    model = Scripted(scores.tolist())
+    generator = torch.Generator().manual_seed(7)
+    expected = [int(torch.multinomial(torch.softmax(scores / 1.5, dim=-1), 1,
+                                      generator=generator)) for _ in range(50)]
+    drawn = generate(model, [0], 50, temperature=1.5, generator=torch.Generator().manual_seed(7))
+    assert drawn == expected and len(set(drawn)) > 2
+
+
 def test_bad_sampling_arguments_name_themselves():
     model = Scripted([0.0, 1.0])
     with pytest.raises(ValueError, match="temperature"):

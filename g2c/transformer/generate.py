@@ -25,11 +25,12 @@ window, as the loop above does; a prompt longer than ``max_seq_len`` is
 cropped to its last ``max_seq_len`` tokens.
 
 Sampling happens on the model's device: the top-k cut, the softmax and the
-draw (``argmax(p / E)`` with E ~ Exponential(1), which picks token i with
-probability p_i — the trick ``torch.multinomial`` itself uses on GPUs; E
-comes from ``generator``, on the CPU by default, so a seed gives the same text
-on any device). The chosen id is read back to the host once per token, to
-check the stop id and return it.
+draw, ``argmax(p / E)`` with E ~ Exponential(1) per token, which picks token i
+with probability p_i. That is how ``torch.multinomial`` draws one sample, and
+E comes from ``generator`` (on the CPU by default) exactly as it would there,
+so a seed gives the same text as ``torch.multinomial`` on the CPU, on any
+device up to float rounding. The chosen id is read back to the host once per
+token, to check the stop id and return it.
 """
 
 from __future__ import annotations
