@@ -6,7 +6,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
-
 from torch.nn.attention.flex_attention import BlockMask
 
 from g2c.pretraining import get_packed_batch, lm_cross_entropy, pack_documents

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from g2c.app.artifact import load_artifact, write_model
 from g2c.cli import main
 from g2c.tokenizer import CharTokenizer
-from g2c.app.artifact import load_artifact, write_model
 from g2c.transformer import ModelConfig, generate
 from g2c.transformer.kv_cache import KVCache
 
