@@ -9,6 +9,7 @@ import math
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,22 @@ def test_two_process_resume_continues_bit_exactly(tmp_path, mode):
         assert torch.equal(result["a"][name], result["c"][name]), name
     assert result["val"][0] == result["val"][1] and math.isfinite(result["val"][0])
     assert result["tokens"] == [6 * 2 * 2 * 16 * 2] * 2  # steps x B x accum x T x W
+
+
+def test_rank_0_preparing_longer_than_the_collective_timeout_is_fine(tmp_path):
+    """Rank 0 tokenizes (BPE on TinyShakespeare: seconds) while rank 1 waits; the wait is not
+    bounded by --dist-timeout (1 s here), which guards the training collectives."""
+    corpus = Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "g2c", "pretrain", "--nproc", "2", "--device", "cpu",
+         "--corpus", str(corpus), "--tokenizer", "bpe", "--vocab-size", "1024",
+         "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+         "--layers", "1", "--width", "32", "--heads", "2", "--batch-size", "2",
+         "--context-length", "32", "--max-steps", "1", "--dist-timeout", "1", "--quiet"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["world_size"] == 2
+    prepared = next((tmp_path / "data").glob("*/manifest.json"))
+    assert json.loads(prepared.read_text())["tokenizer"]["kind"] == "bpe"
+    assert time.perf_counter() - started > 1  # longer than --dist-timeout, as intended

@@ -118,7 +118,7 @@ def prepare_rank0_first(context: DistributedContext, prepare, *, quiet: bool):
     N processes writing one folder at once would race."""
     if context.is_main:
         prepared = prepare(quiet=quiet)
-    context.barrier()
+    context.wait_for_rank0()  # not bounded by --dist-timeout: preparing can take long
     if not context.is_main:
         prepared = prepare(quiet=True)
     return prepared

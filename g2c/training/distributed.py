@@ -48,6 +48,7 @@ TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 # Long enough for rank 0 to write a checkpoint while the others wait at a
 # barrier; short enough that a hung rank ends the run instead of idling it.
 DEFAULT_TIMEOUT_SECONDS = 300.0
+PREPARE_TIMEOUT_SECONDS = 24 * 3600.0  # rank 0 tokenizing a corpus while the others wait
 
 
 def launched_by_torchrun(environ=None) -> bool:
@@ -202,6 +203,18 @@ class DistributedContext:
         """Wait until every rank gets here (e.g. after rank 0 wrote a checkpoint)."""
         if self.is_distributed:
             dist.barrier(device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+
+    def wait_for_rank0(self, seconds: float = PREPARE_TIMEOUT_SECONDS) -> None:
+        """A barrier that waits up to ``seconds``, not the run's collective timeout.
+
+        For work only rank 0 does before training — tokenizing a corpus can take
+        an hour where a collective should fail after minutes. A separate gloo
+        group (CPU, whatever the device) carries this one barrier.
+        """
+        if self.is_distributed:
+            group = dist.new_group(backend="gloo", timeout=timedelta(seconds=seconds))
+            dist.barrier(group=group)
+            dist.destroy_process_group(group)
 
 
 def init_distributed(
