@@ -33,8 +33,8 @@ from g2c.training.distributed import (  # noqa: E402
     destroy_distributed,
     init_distributed,
     rank_generator,
-    wrap_model,
 )
+from g2c.training.parallel import wrap_model  # noqa: E402
 from g2c.training.precision import TrainingPrecision  # noqa: E402
 from g2c.transformer import TransformerLM  # noqa: E402
 

@@ -10,19 +10,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from g2c.pretraining import get_lm_batch
 from g2c.app import launch
+from g2c.pretraining import get_lm_batch
 from g2c.training import distributed
 from g2c.training.distributed import (
     DistributedContext,
-    check_fsdp_options,
-    gradient_sync,
     init_distributed,
     launched_by_torchrun,
     rank_generator,
     rank_seed,
-    wrap_model,
 )
+from g2c.training.parallel import check_fsdp_options, gradient_sync, wrap_model
 from g2c.transformer import TransformerLM
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")

@@ -24,13 +24,10 @@ from g2c.pretraining import get_lm_batch
 from g2c.training.distributed import (
     DistributedContext,
     destroy_distributed,
-    full_state_dicts,
-    gradient_sync,
     init_distributed,
     rank_generator,
-    unwrap_model,
-    wrap_model,
 )
+from g2c.training.parallel import full_state_dicts, gradient_sync, unwrap_model, wrap_model
 from g2c.training.precision import TrainingPrecision
 from g2c.transformer import TransformerLM
 

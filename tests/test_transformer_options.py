@@ -65,13 +65,13 @@ def test_rotary_model_sees_only_relative_positions(positions_from):
     # leaves all attention scores, and so the logits, unchanged. (Turning only the
     # queries would make the scores depend on absolute positions.)
     model = _model(**MODERN).eval()
-    x = torch.randint(0, 50, (2, 12), generator=torch.Generator().manual_seed(4))
-    positions = torch.arange(12).expand(2, 12)
+    x = torch.randint(0, 50, (2, 8), generator=torch.Generator().manual_seed(4))
+    positions = torch.arange(8).expand(2, 8)  # + 5 stays below max_seq_len = 16
     with torch.no_grad():
         plain = model(x)
         shifted = model(x, position_ids=positions + positions_from)
     torch.testing.assert_close(shifted, plain, atol=1e-5, rtol=1e-5)
-    moved = torch.cat([positions[:, :6], positions[:, 6:] + 3], dim=1)  # not a uniform shift
+    moved = torch.cat([positions[:, :4], positions[:, 4:] + 3], dim=1)  # not a uniform shift
     with torch.no_grad():
         assert not torch.allclose(model(x, position_ids=moved), plain, atol=1e-4)
 

@@ -59,6 +59,7 @@ class ArtifactManifest:
     timing: dict
     device: str
     precision: str  # the resolved one: "fp32", "bf16" or "fp16"
+    math: dict  # the matmul settings in effect: {"tf32": bool, "deterministic": bool}
     cpu_native_bf16: bool | None  # on a CPU run: does it multiply bf16 natively?
     world_size: int
     fsdp: bool

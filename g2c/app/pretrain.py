@@ -206,7 +206,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         tokens_seen=result.tokens_seen, stopped=result.stopped,
         skipped_steps=result.skipped_steps, training_seconds=round(result.elapsed, 3),
         wall_seconds=round(time.perf_counter() - wall_start, 3), timing=timing,
-        device=str(trainer.device), precision=trainer.precision.precision,
+        device=str(trainer.device), precision=trainer.precision.precision, math=trainer.math,
         cpu_native_bf16=native_cpu_bf16() if trainer.device.type == "cpu" else None,
         world_size=context.world_size, fsdp=fsdp, threads=torch.get_num_threads(),
         run=run_identity(track.training.to_dict(), metadata),

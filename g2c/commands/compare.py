@@ -10,14 +10,13 @@ shell over :func:`g2c.app.compare.compare_runs`.
 
 from __future__ import annotations
 
-ARTIFACTS_ROOT = "artifacts/models"
+from g2c.commands.arguments import ARTIFACTS_ROOT, add_artifact_argument
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "compare", help="plot runs' curves in bits per byte and a models x corpora matrix")
-    parser.add_argument("artifacts", nargs="+", metavar="ARTIFACT",
-                        help=f"artifact directories, or names under {ARTIFACTS_ROOT}/")
+    add_artifact_argument(parser, many=True)
     parser.add_argument("--corpus", action="append", default=[], metavar="SOURCE",
                         help="score every model on this corpus too; repeat for several")
     parser.add_argument("--all", action="store_true",

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 
-ARTIFACTS_ROOT = "artifacts/models"
+from g2c.commands.arguments import ARTIFACTS_ROOT, add_artifact_argument
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="score a trained model on corpora: loss, perplexity, bits per byte")
-    parser.add_argument("artifact", metavar="ARTIFACT",
-                        help=f"artifact directory, or its name under {ARTIFACTS_ROOT}/")
+    add_artifact_argument(parser)
     parser.add_argument("--corpus", action="append", default=[], metavar="SOURCE",
                         help="a corpus (g2c prepare --corpus syntax); repeat for several "
                              "(default: the artifact's own, from its run.toml)")

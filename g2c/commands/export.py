@@ -10,7 +10,7 @@ shell over :func:`g2c.app.export.export_artifact` (needs ``pip install 'g2c[hf]'
 
 from __future__ import annotations
 
-from g2c.commands.sample import ARTIFACTS_ROOT
+from g2c.commands.arguments import ARTIFACTS_ROOT, add_artifact_argument
 
 
 def add_parser(subparsers) -> None:
@@ -20,8 +20,7 @@ def add_parser(subparsers) -> None:
         "model.safetensors, generation_config.json, tokenizer files) for a stock transformers "
         "architecture: StableLM, Llama or GPT-2, whichever computes the same function.",
     )
-    parser.add_argument("artifact", metavar="ARTIFACT",
-                        help=f"artifact directory, or its name under {ARTIFACTS_ROOT}/")
+    add_artifact_argument(parser)
     parser.add_argument("--to", required=True, metavar="DIR",
                         help="the folder to write (must not exist yet, or be empty)")
     parser.set_defaults(func=run)

@@ -24,9 +24,9 @@ import sys
 
 from g2c.app.recipe import NONE, merge, read_recipe, recipe_fields, resolve_track
 from g2c.app.tracks import DEFAULT_TRACK, TRACKS, Track
+from g2c.commands.arguments import ARTIFACTS_ROOT
 from g2c.training.distributed import DEFAULT_TIMEOUT_SECONDS
 
-ARTIFACTS_ROOT = "artifacts/models"
 # Short spellings of the model's size; every other recipe key is --its-name.
 FLAG_NAMES = {"num_layers": "--layers", "embedding_dim": "--width", "num_heads": "--heads",
               "hidden_dim": "--mlp-hidden"}
@@ -35,10 +35,8 @@ FLAG_NAMES = {"num_layers": "--layers", "embedding_dim": "--width", "num_heads":
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "pretrain", help="train a language model on a named track and save it as an artifact",
-        description="Train a named track (a preset corpus, tokenizer, model and schedule). "
-        "A recipe file (--config run.toml) overrides the track and flags override the file; "
-        "every key of a recipe is also a flag (see g2c.app.recipe).",
-    )
+        description="Train a track (a preset corpus, tokenizer, model and schedule); --config "
+        "run.toml overrides it and flags, one per recipe key, override the file.")
     parser.add_argument("--config", metavar="RUN.TOML",
                         help="a recipe file (e.g. an artifact's run.toml): its track is the base, "
                              "its values override it, and flags override the file")
@@ -110,7 +108,8 @@ def run(args) -> int:
     if (code := relaunch_under_torchrun(args.nproc, sys.argv[1:], device=device)) is not None:
         return code
     from g2c.app.pretrain import run_pretraining
-    from g2c.training.distributed import check_fsdp_options, destroy_distributed, init_distributed
+    from g2c.training.distributed import destroy_distributed, init_distributed
+    from g2c.training.parallel import check_fsdp_options
 
     if args.fsdp:
         world_size = int(os.environ.get("WORLD_SIZE", 1))

@@ -9,13 +9,12 @@ Generation stops at <|endoftext|> or after --max-new-tokens.
 
 from __future__ import annotations
 
-ARTIFACTS_ROOT = "artifacts/models"
+from g2c.commands.arguments import ARTIFACTS_ROOT, add_artifact_argument
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("sample", help="generate text from a trained model artifact")
-    parser.add_argument("artifact", metavar="ARTIFACT",
-                        help=f"artifact directory, or its name under {ARTIFACTS_ROOT}/")
+    add_artifact_argument(parser)
     parser.add_argument("--prompt", default="",
                         help="text to continue (default: start a new document)")
     parser.add_argument("--max-new-tokens", type=int, default=500)

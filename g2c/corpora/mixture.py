@@ -61,13 +61,8 @@ class MixtureSource(CorpusSource):
         self.stopping = stopping
         self.name = ",".join(f"{s.name}={w:g}" for s, w in zip(self._sources, self._weights))
 
-    @property
-    def components(self) -> tuple[CorpusSource, ...]:
-        return self._sources
-
-    @property
-    def weights(self) -> tuple[float, ...]:
-        return self._weights
+    components = property(lambda self: self._sources, doc="the mixed sources, in order")
+    weights = property(lambda self: self._weights, doc="their shares, summing to 1")
 
     def labelled_documents(self) -> Iterator[tuple[int, str]]:
         count = len(self._sources)

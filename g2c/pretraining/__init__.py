@@ -10,10 +10,10 @@
     initial_loss_check(model, x, y) -> InitialLossReport (loss vs log(V))
 """
 
+from g2c.nn import linear_cross_entropy
 from g2c.pretraining.batch import get_lm_batch
 from g2c.pretraining.document_batch import DocumentSampler
 from g2c.pretraining.initial_check import InitialLossReport, initial_loss_check
-from g2c.nn import linear_cross_entropy
 from g2c.pretraining.loss import lm_cross_entropy
 from g2c.pretraining.packing import (
     PackedBatch,

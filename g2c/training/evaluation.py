@@ -25,10 +25,9 @@ of text, whatever its tokenizer:
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass
-
-import math
 
 import numpy as np
 import torch

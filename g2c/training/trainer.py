@@ -51,18 +51,18 @@ from g2c.training.config import TrainingConfig, run_identity
 from g2c.training.cpu_tuning import CpuTuning
 from g2c.training.cuda_math import configure_math
 from g2c.training.device import select_device
-from g2c.training.distributed import (
-    DistributedContext,
+from g2c.training.distributed import DistributedContext
+from g2c.training.evaluation import ValidationSet, evaluate, evaluation_sets
+from g2c.training.history import TrainingLog
+from g2c.training.interrupt import stop_on_ctrl_c
+from g2c.training.optimizer import build_adamw
+from g2c.training.parallel import (
     full_state_dicts,
     gradient_sync,
     load_full_state_dicts,
     unwrap_model,
     wrap_model,
 )
-from g2c.training.evaluation import ValidationSet, evaluate, evaluation_sets
-from g2c.training.history import TrainingLog
-from g2c.training.interrupt import stop_on_ctrl_c
-from g2c.training.optimizer import build_adamw
 from g2c.training.precision import TrainingPrecision
 from g2c.training.progress import ProgressReporter
 from g2c.training.schedule import StepBudget, WarmupCosineSchedule
