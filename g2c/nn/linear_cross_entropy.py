@@ -5,10 +5,8 @@ An LM's last step maps hidden states to logits and the logits to a loss:
     hidden (N, d) --@ weight.T (V, d) + bias (V,)--> logits (N, V) --> loss
 
 N = B·T positions, V the vocabulary. At N = 8,192 and V = 50,304 the logits
-hold 412 million numbers, 1.5 GiB in fp32, and autograd keeps a softmax and a
-gradient of the same size: forward+backward of the head and loss needs 3.1 GiB
-with g2c.nn's loss and 4.6 GiB with PyTorch's (docs/benchmarks.md), more than
-GPT-2 small itself. Yet each position's loss needs only its own row of
+are 1.5 GiB in fp32, and forward+backward needs 3.1 GiB (4.6 GiB with PyTorch's
+loss; docs/benchmarks.md). Yet each position's loss needs only its own row of
 logits. So we take the rows ``c`` at a time (a *chunk*), and for each chunk:
 
     z = h_c @ weight.T + bias             (c, V) — the only big buffer, reused
@@ -34,9 +32,7 @@ like the rest, so with ``reduction="mean"`` the total is
 ``mean(CE) + z_loss · mean(lse²)`` over the non-ignored positions.
 
 Low-precision (bf16/fp16) inputs run the three matmuls in their own dtype
-(the kernels accumulate inside each product in fp32) while the softmax, the
-losses and the cross-chunk sums of grad_weight and grad_bias are held in fp32
-(fp64 inputs stay fp64 throughout).
+while the softmax, the losses and the cross-chunk gradient sums stay fp32.
 
 The forward pass forms each row's logit gradient at weight 1 — the "sum"
 scale — not at the mean's 1/N. In fp16 this matters: a probability p ≈ 1/V
