@@ -46,9 +46,8 @@ grad_weight and grad_bias, and only then casts to the inputs' dtype:
     forward:  G_sum = softmax(z) - one_hot(t)             entries >= ~1/V, fine in fp16
     backward: grad  = G_sum · (grad_loss / N)               grad_loss = 65,536 under fp16
 
-Tiny worked example, V = 2, d = 1, no bias:
-    hidden = [[1.0]], weight = [[0.0], [0.0]], target = [1]
-    logits = [[0, 0]]  ->  loss = log(e^0 + e^0) - 0 = log 2
+Tiny worked example, V = 2, d = 1, no bias: hidden = [[1.0]], weight = [[0.0], [0.0]],
+target = [1]  ->  logits = [[0, 0]],  loss = log(e^0 + e^0) - 0 = log 2
 """
 
 from __future__ import annotations
