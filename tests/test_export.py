@@ -70,10 +70,9 @@ def bpe_tokenizer():
 
 @pytest.fixture(scope="module")
 def shakespeare_export(tmp_path_factory, char_tokenizer):
-    """The ShakespeareLM track's model (output_bias off), written and exported by the CLI."""
+    """The ShakespeareLM track's model as it is, written and exported by the CLI."""
     root = tmp_path_factory.mktemp("shakespeare")
-    config = replace(get_track("ShakespeareLM").model, vocab_size=char_tokenizer.vocab_size,
-                     output_bias=False)
+    config = replace(get_track("ShakespeareLM").model, vocab_size=char_tokenizer.vocab_size)
     model = _perturbed(config)
     artifact = write_model(root / "ShakespeareLM-test", model=model, config=config,
                            tokenizer=char_tokenizer)

@@ -125,7 +125,7 @@ def export_artifact(artifact: str | os.PathLike, out: str | os.PathLike) -> Path
     hf_model.eval()
     hf_model.generation_config = transformers.GenerationConfig(
         bos_token_id=tokenizer.eot_id, eos_token_id=tokenizer.eot_id,
-        pad_token_id=tokenizer.eot_id, max_length=model.max_seq_len)
+        pad_token_id=tokenizer.eot_id)
     _check_logits(model, hf_model)
     hf_tokenizer = transformers_tokenizer(tokenizer, model_max_length=model.max_seq_len)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -64,10 +64,12 @@ TRACKS: dict[str, Track] = {
             tokenizer="char",
             vocab_size=None,
             # Two layers: in a 15-76 s budget on a CPU a shallow, fast model sees
-            # more text and wins (docs/benchmarks.md, "Time to loss").
+            # more text and wins (docs/benchmarks.md, "Time to loss"). No output bias:
+            # it cost nothing measurable here, and without it g2c export maps the
+            # model exactly onto transformers' StableLM (docs/benchmarks.md).
             model=ModelConfig(embedding_dim=128, num_layers=2, num_heads=4, max_seq_len=128,
                               hidden_dim=344, positions="rotary", mlp="swiglu", norm="layer",
-                              bias=False),
+                              bias=False, output_bias=False),
             training=TrainingConfig(
                 batch_size=16, context_length=128, learning_rate=4e-3, min_lr_ratio=0.05,
                 warmup_steps=40, weight_decay=0.1, beta2=0.99, grad_clip=1.0,

@@ -1,0 +1,169 @@
+"""What the logits' output bias buys ShakespeareLM: loss at fixed steps and step speed, with and without.
+
+    python benchmarks/bench_output_bias.py                  # 3 seeds x 700 steps, 15 speed rounds
+    python benchmarks/bench_output_bias.py --seeds 0 1 2 3 --steps 700 --rounds 7
+
+``g2c export`` needs ``output_bias=False`` (no stock transformers decoder adds
+a learned bias to tied logits), so the question was whether ShakespeareLM's
+default could drop it for free (docs/benchmarks.md: it could, and now does). Everything else is the track's own recipe
+(model, optimizer, schedule, precision) on TinyShakespeare, char level.
+
+1. **Loss**: for each seed, both variants from the same initial weights (the
+   bias starts at zero and is the only difference) and the same batches,
+   trained ``--steps`` steps; final validation loss on the track's fixed
+   validation windows. Fixed steps, so the machine's speed does not matter.
+2. **Speed**: both variants built side by side in one process with the
+   trainer's own step parts (precision, fused AdamW, CPU tuning, fused loss);
+   ``--rounds`` rounds, each timing ``--speed-steps`` steps of one variant and
+   then of the other, the order alternating between rounds so that neither
+   always runs second. Per round the ratio of their fastest steps; the
+   result is the median ratio. Interleaving a few seconds at a time keeps a
+   busy machine's drift out of the ratio.
+
+``--seeds`` with no value skips the loss runs, ``--rounds 0`` the speed rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from g2c.app.tracks import get_track  # noqa: E402
+from g2c.corpora import prepare_corpus  # noqa: E402
+from g2c.pretraining import get_lm_batch  # noqa: E402
+from g2c.training import Trainer  # noqa: E402
+from g2c.training.cpu_tuning import CpuTuning  # noqa: E402
+from g2c.training.optimizer import build_adamw  # noqa: E402
+from g2c.training.precision import TrainingPrecision  # noqa: E402
+
+VARIANTS = {"output_bias=True": True, "output_bias=False": False}
+
+
+def train(prepared, *, output_bias: bool, seed: int, steps: int, threads: int):
+    track = get_track("ShakespeareLM")
+    torch.manual_seed(seed)
+    model = replace(track.model, vocab_size=prepared.vocab_size, output_bias=output_bias).build()
+    config = replace(track.training, max_steps=steps, max_time=None, eval_interval=10**9,
+                     checkpoint_interval=None, seed=seed, threads=threads)
+    return Trainer(model, prepared.train, prepared.val, config, quiet=True).fit()
+
+
+def report_losses(prepared, args) -> None:
+    print(f"\nfinal validation loss after {args.steps} steps:")
+    losses = {name: [] for name in VARIANTS}
+    for seed in args.seeds:
+        for name, output_bias in VARIANTS.items():
+            result = train(prepared, output_bias=output_bias, seed=seed, steps=args.steps,
+                           threads=args.threads)
+            losses[name].append(result.final_val_loss)
+            print(f"  seed {seed}  {name:<26} {result.final_val_loss:.4f} "
+                  f"({result.val_tokens:,} validation tokens)", flush=True)
+    for name, values in losses.items():
+        print(f"  {name:<34} mean {statistics.mean(values):.4f}  "
+              f"[{', '.join(f'{v:.4f}' for v in values)}]")
+    base, other = losses.values()
+    differences = [b - a for a, b in zip(base, other)]
+    print(f"  paired difference (False - True): mean {statistics.mean(differences):+.4f}, "
+          f"per seed [{', '.join(f'{d:+.4f}' for d in differences)}]")
+
+
+class StepTimer:
+    """One variant's training step, made of the trainer's own parts (precision, AdamW, CPU
+    tuning, fused loss), so two variants can alternate every few steps in one process."""
+
+    def __init__(self, prepared, *, output_bias: bool, tuning: CpuTuning):
+        track = get_track("ShakespeareLM")
+        self.training = track.training
+        torch.manual_seed(0)
+        self.model = replace(track.model, vocab_size=prepared.vocab_size,
+                             output_bias=output_bias).build()
+        self.model.check_inputs = False  # as in the trainer
+        device = torch.device("cpu")
+        self.precision = TrainingPrecision(self.training.precision, device,
+                                           native_cpu_bf16=tuning.native_bf16)
+        tuning.prepare(self.model, self.precision.precision)
+        self.optimizer = build_adamw(self.model, learning_rate=self.training.learning_rate,
+                                     weight_decay=self.training.weight_decay,
+                                     betas=(self.training.beta1, self.training.beta2),
+                                     device=device)
+        self.train_ids = prepared.train
+        self.generator = torch.Generator().manual_seed(0)
+
+    def seconds_per_step(self, steps: int) -> float:
+        """The fastest of ``steps`` timed training steps (after one untimed step): on a shared
+        machine noise only ever adds time, so the minimum is the least noisy estimate."""
+        times = []
+        for _ in range(steps + 1):
+            x, y = get_lm_batch(self.train_ids, self.training.batch_size,
+                                self.training.context_length, generator=self.generator)
+            start = time.perf_counter()
+            loss = self.precision.loss(self.model, x, y, fused=True)
+            self.precision.backward(loss)
+            self.precision.unscale_and_clip(self.optimizer, max_grad_norm=self.training.grad_clip)
+            self.precision.step(self.optimizer)
+            self.optimizer.zero_grad(set_to_none=True)
+            times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+
+def report_speed(prepared, args) -> None:
+    torch.set_num_threads(args.threads)
+    tuning = CpuTuning(get_track("ShakespeareLM").training.cpu_tuning, torch.device("cpu"))
+    timers = {name: StepTimer(prepared, output_bias=output_bias, tuning=tuning)
+              for name, output_bias in VARIANTS.items()}
+    print(f"\nspeed: fastest training step of {args.speed_steps} per variant per round, "
+          f"alternating order ({timers['output_bias=False'].precision.precision}):")
+    ratios = []
+    with tuning.running(max_time=None, threads=args.threads):  # denormals flushed
+        for round_number in range(args.rounds):
+            order = list(timers.items())[:: 1 if round_number % 2 == 0 else -1]
+            per_step = {name: timer.seconds_per_step(args.speed_steps) for name, timer in order}
+            ratios.append(per_step["output_bias=False"] / per_step["output_bias=True"])
+            print(f"  round {round_number + 1}: " + ", ".join(
+                f"{name} {1000 * seconds:.2f} ms" for name, seconds in per_step.items())
+                + f"; ratio {ratios[-1]:.3f}", flush=True)
+    print(f"  step time of output_bias=False / True: median {statistics.median(ratios):.3f} "
+          f"(min {min(ratios):.3f}, max {max(ratios):.3f}); load {os.getloadavg()[0]:.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default=str(ROOT.parent / "shared/data/tinyshakespeare.txt"))
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=700, help="training steps per loss run")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved speed rounds")
+    parser.add_argument("--speed-steps", type=int, default=10,
+                        help="timed steps per variant per round")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads (default 1: on a shared 2-core machine two threads "
+                        "collapse whenever another process runs)")
+    args = parser.parse_args()
+    if not Path(args.corpus).is_file():
+        print(f"corpus {args.corpus} not found", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="g2c-output-bias-") as scratch:
+        prepared = prepare_corpus(args.corpus, scratch, tokenizer="char", progress=False)
+        print(f"{args.corpus}: {len(prepared.train):,} train / {len(prepared.val):,} val tokens, "
+              f"V={prepared.vocab_size}; torch {torch.__version__}, {args.threads} thread(s); "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)
+
+        if args.seeds:
+            report_losses(prepared, args)
+        if args.rounds:
+            report_speed(prepared, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
