@@ -1,12 +1,13 @@
-"""What the logits' output bias buys ShakespeareLM: loss at fixed steps and step speed, with and without.
+"""What the logits' output bias buys ShakespeareLM: loss at fixed steps and step speed.
 
     python benchmarks/bench_output_bias.py                  # 3 seeds x 700 steps, 15 speed rounds
     python benchmarks/bench_output_bias.py --seeds 0 1 2 3 --steps 700 --rounds 7
 
 ``g2c export`` needs ``output_bias=False`` (no stock transformers decoder adds
 a learned bias to tied logits), so the question was whether ShakespeareLM's
-default could drop it for free (docs/benchmarks.md: it could, and now does). Everything else is the track's own recipe
-(model, optimizer, schedule, precision) on TinyShakespeare, char level.
+default could drop it for free (docs/benchmarks.md: it could, and now does).
+Everything else is the track's own recipe (model, optimizer, schedule,
+precision) on TinyShakespeare, char level.
 
 1. **Loss**: for each seed, both variants from the same initial weights (the
    bias starts at zero and is the only difference) and the same batches,

@@ -120,7 +120,8 @@ def export_artifact(artifact: str | os.PathLike, out: str | os.PathLike) -> Path
     except ImportError:
         raise ValueError("g2c export needs the optional 'transformers' package "
                          "(pip install 'g2c[hf]')") from None
-    hf_model = getattr(transformers, target.model_class)(_hf_config(target, model, tokenizer.eot_id))
+    hf_config = _hf_config(target, model, tokenizer.eot_id)
+    hf_model = getattr(transformers, target.model_class)(hf_config)
     hf_model.load_state_dict(_hf_weights(target, model), strict=True)
     hf_model.eval()
     hf_model.generation_config = transformers.GenerationConfig(
