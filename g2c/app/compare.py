@@ -82,8 +82,10 @@ def compare_figure(comparison: Comparison):
         heat.set_xticks(range(len(comparison.corpora)),
                         [Path(c).name or c for c in comparison.corpora], rotation=20, ha="right")
         heat.set_yticks(range(len(comparison.runs)), comparison.runs)
-        for (row, column), value in np.ndenumerate(comparison.matrix):
-            heat.text(column, row, f"{value:.3f}", ha="center", va="center", color="white")
+        middle = (np.nanmin(comparison.matrix) + np.nanmax(comparison.matrix)) / 2
+        for (row, column), value in np.ndenumerate(comparison.matrix):  # dark on light cells
+            heat.text(column, row, f"{value:.3f}", ha="center", va="center",
+                      color="black" if value < middle else "white")
         heat.set_title("bits per byte: models x corpora")
         figure.colorbar(image, ax=heat)
     return figure

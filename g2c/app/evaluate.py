@@ -13,7 +13,7 @@ bytes of the scored text.
 What is scored, exactly:
 
 * the corpus's *validation split*: its last 10% of characters
-  (``split_point``), starting at the next line break so no line is cut — or
+  (``split_point``), starting after the next whitespace so no word is cut — or
   the whole corpus with ``whole=True``. Both are defined on the text, not on
   tokens, so every model, whatever its tokenizer, is scored on the same bytes;
 * the text is re-encoded with the model's own tokenizer, documents joined by
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,9 +78,9 @@ def evaluation_documents(source, *, whole: bool = False) -> list[str]:
     for document, length in zip(corpus.documents(), lengths):
         if before + length > cut:
             start = max(cut - before, 0)
-            if start:  # inside this document: from the next line on
-                newline = document.find("\n", start)
-                start = len(document) if newline < 0 else newline + 1
+            if start:  # inside this document: from the next word on
+                space = re.search(r"\s", document[start:])
+                start = len(document) if space is None else start + space.end()
             if document[start:]:
                 kept.append(document[start:])
         before += length
