@@ -68,16 +68,22 @@ def test_restore_puts_the_thread_count_back(recorded_counts):
     assert recorded_counts[-1] == 2
 
 
+def guard_of(tuning, **limits):
+    """The ThreadGuard ``tuning`` uses while running with these limits (None: no guard)."""
+    with tuning.running(**limits):
+        return tuning.thread_guard
+
+
 def test_only_time_budgeted_cpu_runs_with_tuning_on_adapt():
     from g2c.training.cpu_tuning import CpuTuning
 
     tuning = CpuTuning(True, torch.device("cpu"))
-    has_guard = tuning.thread_guard(max_time=1.0, threads=None) is not None
+    has_guard = guard_of(tuning, max_time=1.0, threads=None) is not None
     assert has_guard == (torch.get_num_threads() > 1)
-    assert tuning.thread_guard(max_time=None, threads=None) is None  # step-limited
-    assert tuning.thread_guard(max_time=1.0, threads=2) is None  # the user chose a count
+    assert guard_of(tuning, max_time=None, threads=None) is None  # step-limited
+    assert guard_of(tuning, max_time=1.0, threads=2) is None  # the user chose a count
     off = CpuTuning(False, torch.device("cpu"))
-    assert off.thread_guard(max_time=1.0, threads=None) is None
+    assert guard_of(off, max_time=1.0, threads=None) is None
     assert not off.native_bf16 and not CpuTuning(True, torch.device("meta")).active
 
 
@@ -86,10 +92,10 @@ def test_cpu_tuning_flushes_denormals_inside_and_restores_after():
 
     tiny = torch.tensor([1e-40], dtype=torch.float32)  # a float32 subnormal
     assert float(tiny * 1.0) != 0.0
-    with CpuTuning(True, torch.device("cpu")).running():
+    with CpuTuning(True, torch.device("cpu")).running(max_time=None, threads=None):
         assert float(tiny * 1.0) == 0.0
     assert float(tiny * 1.0) != 0.0
-    with CpuTuning(False, torch.device("cpu")).running():
+    with CpuTuning(False, torch.device("cpu")).running(max_time=None, threads=None):
         assert float(tiny * 1.0) != 0.0
 
 
