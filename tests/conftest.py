@@ -18,7 +18,8 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture
 def interrupt_after():
-    """``interrupt_after(trainer, k)``: the trainer stops as Ctrl-C would once step k is done."""
+    """``interrupt_after(trainer, k)``: Ctrl-C during step k; the trainer stops as it would,
+    at the next check (every ``log_interval`` steps: step_guard.py)."""
 
     def arm(trainer, steps: int) -> None:
         real_step = trainer._train_step

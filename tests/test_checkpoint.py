@@ -46,7 +46,7 @@ def test_resume_continues_bit_exactly(tmp_path, interrupt_after):
     whole = make_trainer(tmp_path / "a").fit()
     first = make_trainer(tmp_path / "b", checkpoint_interval=12)
     interrupt_after(first, 12)
-    partial = first.fit()
+    partial = first.fit()  # Ctrl-C in step 12; step 12 is a checkpoint step, so also a check
     assert partial.stopped == "interrupted" and partial.steps == 12
     assert partial.final_val_loss is None
 
@@ -87,8 +87,9 @@ def test_ctrl_c_saves_a_checkpoint_and_returns(tmp_path, monkeypatch):
 
     monkeypatch.setattr(batches_module, "get_lm_batch", batch_then_ctrl_c)
     result = trainer.fit()
-    assert result.stopped == "interrupted" and result.steps == 7  # the current step finished
-    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 7
+    # The step finishes, and the run stops at the next check (log_interval = 5: step 10).
+    assert result.stopped == "interrupted" and result.steps == 10
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 10
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 

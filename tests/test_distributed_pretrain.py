@@ -83,7 +83,7 @@ def test_rank_0_preparing_longer_than_the_collective_timeout_is_fine(tmp_path):
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "g2c", "pretrain", "--nproc", "2", "--device", "cpu",
-         "--corpus", str(corpus), "--tokenizer", "bpe", "--vocab-size", "1024",
+         "--corpus", str(corpus), "--tokenizer", "bpe", "--vocab-size", "300",
          "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
          "--layers", "1", "--width", "32", "--heads", "2", "--batch-size", "2",
          "--context-length", "32", "--max-steps", "1", "--dist-timeout", "1", "--quiet"],

@@ -151,7 +151,7 @@ def play_parity_scenario(out: Path) -> None:
         results["stop"] = [context.any_across_ranks(context.rank == 1),
                            context.any_across_ranks(False)]
         results["agreed"] = context.agree_after_step(
-            diverged=torch.tensor(context.rank == 0), stop_requested=context.rank == 1,
+            diverged=context.rank == 0, stop_requested=context.rank == 1,
             elapsed=float(context.rank + 1))
         torch.save(results, out / f"rank{context.rank}.pt")
     finally:

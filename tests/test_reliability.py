@@ -170,3 +170,25 @@ def test_pretrain_trains_on_a_directory_that_prepare_wrote(play, tmp_path, capsy
                  str(tmp_path / "other"), "--max-steps", "2", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "bpe" in err and "'char'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "another model"])
+def test_sample_refuses_damaged_weights_in_one_line(play, tmp_path, capsys, damage):
+    out = tmp_path / "run"
+    assert pretrain(play, out, "--max-steps", "1") == 0
+    weights = out / "weights.safetensors"
+    if damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:-100])
+    else:
+        config = json.loads((out / "config.json").read_text())
+        (out / "config.json").write_text(json.dumps({**config, "embedding_dim": 64}))
+    capsys.readouterr()
+    assert main(["sample", str(out), "--max-new-tokens", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "weights.safetensors does not hold this model's weights" in err
+    assert "Traceback" not in err
+
+
+def test_a_zero_time_budget_is_refused_not_replaced(play, tmp_path, capsys):
+    assert pretrain(play, tmp_path / "run", "--max-steps", "3", "--max-time", "0") == 2
+    assert "max_time must be > 0" in capsys.readouterr().err

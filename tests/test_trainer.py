@@ -135,6 +135,10 @@ def test_a_time_budget_becomes_a_step_budget_after_the_probe():
         assert budget.total is None
     budget.record(step=6, elapsed=1.0, overhead_per_step=0.1)  # 0.1 s/step + 0.1 overhead
     assert budget.total == 6 + int(9.0 / 0.2)
+    slow_start = StepBudget(max_steps=None, max_time=100.0)
+    for step in range(1, 7):
+        slow_start.record(step=step, elapsed=0.1 * step)
+    assert slow_start.total is None  # 6 steps, but not yet 5% of the budget: still probing
     capped = StepBudget(max_steps=20, max_time=10.0)
     for step in range(1, 7):
         capped.record(step=step, elapsed=0.1 * step)
@@ -153,7 +157,7 @@ def test_time_budget_stops_the_run_fully_decayed():
     assert result.elapsed < 3.0 * 1.5  # and the step budget kept roughly to the time
 
 
-def test_a_time_budgeted_run_resumes_bit_exactly(tmp_path, interrupt_after):
+def test_a_time_budgeted_run_resumes_bit_exactly(tmp_path, interrupt_after, monkeypatch):
     """The step budget is fixed after the probe and checkpointed; the schedule never reads
     the clock. (A 60 s budget capped at 40 steps: both runs get the same budget, 40.)"""
     def trainer(path):
@@ -162,6 +166,9 @@ def test_a_time_budgeted_run_resumes_bit_exactly(tmp_path, interrupt_after):
                        config(max_steps=40, max_time=60.0, eval_interval=10, threads=1),
                        checkpoint_path=path, quiet=True)
 
+    from g2c.training import schedule
+
+    monkeypatch.setattr(schedule, "PROBE_FRACTION", 0.0)  # fix it after 6 steps, however fast
     first = trainer(tmp_path / "a.pt")
     interrupt_after(first, 15)  # after the budget is fixed (step 6)
     assert first.fit().stopped == "interrupted"
@@ -200,30 +207,47 @@ def test_initial_loss_far_below_log_vocab_stops_before_training():
     assert result.initial_check["verdict"] == "too_low" and result.steps == 2
 
 
-def test_nan_loss_stops_with_step_number_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+def nan_loss_from_call(trainer, first_bad, last_bad=10**9):
+    """Make micro-batch losses ``first_bad`` … ``last_bad`` (1-based calls) NaN."""
+    real_loss, calls = trainer.precision.loss, {"n": 0}
+
+    def loss(model, x, y, **options):
+        calls["n"] += 1
+        value = real_loss(model, x, y, **options)
+        return value * float("nan") if first_bad <= calls["n"] <= last_bad else value
+
+    trainer.precision.loss = loss
+
+
+def test_a_step_with_a_nan_loss_is_skipped_and_counted(capsys):
+    trainer = Trainer(tiny_model(), learnable_stream()[:5000], learnable_stream()[5000:],
+                      config(max_steps=20), quiet=True)
+    nan_loss_from_call(trainer, 8, 8)
+    result = trainer.fit()
+    assert result.steps == 20 and result.skipped_steps == 1
+    assert "skipped 1 step(s) with a non-finite loss or gradient before step 10" in \
+        capsys.readouterr().err
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    state = trainer.optimizer.state[trainer.model.output_bias]
+    assert int(state["step"]) == 19  # the skipped step never reached AdamW
+
+
+def test_a_diverged_run_stops_at_the_next_check_and_keeps_the_last_good_checkpoint(tmp_path):
     path = tmp_path / "checkpoint.pt"
     trainer = Trainer(tiny_model(), learnable_stream()[:5000], learnable_stream()[5000:],
-                      config(max_steps=20, checkpoint_interval=5), checkpoint_path=path,
+                      config(max_steps=40, checkpoint_interval=5), checkpoint_path=path,
                       quiet=True)
-    real_loss = trainer.precision.loss
-    calls = {"n": 0}
-
-    def loss_that_explodes(model, x, y, **options):
-        calls["n"] += 1
-        loss = real_loss(model, x, y, **options)
-        return loss * float("nan") if calls["n"] == 8 else loss
-
-    monkeypatch.setattr(trainer.precision, "loss", loss_that_explodes)
-    with pytest.raises(TrainingDiverged, match=r"became nan .*at step 8.*step 5\) is kept"):
+    nan_loss_from_call(trainer, 8)  # every step from step 8 on
+    with pytest.raises(TrainingDiverged, match=r"every step since step 10 .*first at step 11: "
+                                               r"the training loss became nan.*step 10\) is kept"):
         trainer.fit()
-    saved = torch.load(path, weights_only=True)
-    assert saved["step"] == 5
+    assert torch.load(path, weights_only=True)["step"] == 10  # written at the check, step 10
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
 
 
-def test_finite_loss_with_infinite_gradients_stops_before_the_weights_change():
+def test_finite_loss_with_infinite_gradients_is_skipped_before_the_weights_change():
     trainer = Trainer(tiny_model(), learnable_stream()[:5000], learnable_stream()[5000:],
-                      config(max_steps=20), quiet=True)
+                      config(max_steps=6), quiet=True)
     backward_calls = {"n": 0}
 
     def poison_on_step_4(grad):
@@ -231,20 +255,10 @@ def test_finite_loss_with_infinite_gradients_stops_before_the_weights_change():
         return grad * float("inf") if backward_calls["n"] == 4 else grad
 
     trainer.model.output_bias.register_hook(poison_on_step_4)
-    weights_after_last_update = {}
-    real_step = trainer.precision.step
-
-    def step_and_remember(optimizer):
-        real_step(optimizer)
-        weights_after_last_update.update(
-            {n: p.detach().clone() for n, p in trainer.model.named_parameters()})
-
-    trainer.precision.step = step_and_remember
-    with pytest.raises(TrainingDiverged, match=r"gradient norm inf\) at step 4"):
-        trainer.fit()
-    assert trainer.step == 3
-    for name, param in trainer.model.named_parameters():
-        assert torch.equal(param, weights_after_last_update[name]), name
+    result = trainer.fit()
+    assert result.skipped_steps == 1 and result.steps == 6
+    assert int(trainer.optimizer.state[trainer.model.output_bias]["step"]) == 5
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
 
 
 def test_token_ids_beyond_the_vocabulary_are_refused_before_training():
@@ -291,9 +305,9 @@ def test_gradients_are_cleared_after_every_step():
 
 
 @pytest.mark.parametrize("batch_mode", ["windows", "packed"])
-def test_a_training_step_reads_the_device_once(batch_mode):
-    """Between log steps the loss and gradient norm stay on the device: the one host read
-    per step is the "finite? stop? clock" agreement, and the forward pass reads nothing."""
+def test_a_training_step_reads_nothing_back_between_checks(batch_mode):
+    """Between checks the loss, gradient norm and "skip?" flag stay on the device: a step reads
+    nothing back, and the one read and all-reduce happen at the checks (step_guard.py)."""
     from torch.overrides import TorchFunctionMode
 
     class HostReads(TorchFunctionMode):
@@ -310,19 +324,24 @@ def test_a_training_step_reads_the_device_once(batch_mode):
     stream = learnable_stream()
     documents = np.arange(0, 5000, 37)  # the stream cut into 37-token documents
     trainer = Trainer(tiny_model(positions="rotary"), stream[:5000], stream[5000:],
-                      config(max_steps=4, log_interval=100, eval_interval=100,
+                      config(max_steps=12, log_interval=5, eval_interval=100,
                              batch_mode=batch_mode, grad_accum_steps=2),
                       train_documents=documents, eot_id=None, quiet=True)
-    real_step, reads = trainer._train_step, []
+    real_step, real_check, reads, checks = trainer._train_step, trainer._check, [], []
 
     def counted_step():
         with HostReads() as mode:
             real_step()
         reads.append(mode.names)
 
-    trainer._train_step = counted_step
+    def recorded_check(progress):
+        checks.append(trainer.step)
+        real_check(progress)
+
+    trainer._train_step, trainer._check = counted_step, recorded_check
     trainer.fit()
-    assert reads == [["__bool__"]] * 4
+    assert reads == [[]] * 12
+    assert checks == [5, 10, 12]  # log steps and the last one
 
 
 def test_bf16_autocast_trains_on_cpu_when_asked():

@@ -138,7 +138,13 @@ def load_artifact(directory: str | os.PathLike) -> tuple[TransformerLM, BaseToke
             raise FileNotFoundError(f"{directory} is not a complete model artifact: {name} is "
                                     f"missing")
     model = read_model_config(directory).build()
-    model.load_state_dict(load_file(directory / "weights.safetensors"))
+    weights = directory / "weights.safetensors"
+    try:
+        model.load_state_dict(load_file(weights))
+    except Exception as error:  # safetensors' own error type (truncated file), or shapes/keys
+        raise ValueError(f"{weights} does not hold this model's weights ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0][:200]}); the file is truncated or belongs "
+                         f"to another config.json — train or copy the artifact again") from None
     tokenizer = load_tokenizer(directory / "tokenizer.json")
     if tokenizer.vocab_size != model.vocab_size:
         raise ValueError(f"{directory}: tokenizer.json has V={tokenizer.vocab_size} but the "

@@ -7,6 +7,7 @@ Nothing here reads a command line or writes an artifact: that is ``g2c.app``.
 """
 
 from g2c.training.config import TrainingConfig
-from g2c.training.trainer import InitialLossError, Trainer, TrainingDiverged, TrainingResult
+from g2c.training.step_guard import TrainingDiverged
+from g2c.training.trainer import InitialLossError, Trainer, TrainingResult
 
 __all__ = ["InitialLossError", "Trainer", "TrainingConfig", "TrainingDiverged", "TrainingResult"]

@@ -137,7 +137,7 @@ class DistributedContext:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
 
-    def agree_after_step(self, *, diverged: torch.Tensor, stop_requested: bool,
+    def agree_after_step(self, *, diverged: bool, stop_requested: bool,
                          elapsed: float) -> tuple[bool, bool, float]:
         """What every rank decides after a step's backward, in one collective.
 
@@ -145,13 +145,12 @@ class DistributedContext:
         mean elapsed seconds): the same three values everywhere, so every rank
         skips or stops together and follows one clock (the time-based learning
         rate and ``max_time`` must not differ between ranks). One process:
-        the inputs, with the single host read of ``diverged``.
+        the inputs.
         """
         if not self.is_distributed:
             return bool(diverged), stop_requested, elapsed
-        values = torch.stack([diverged.to(torch.float64).reshape(()),
-                              torch.tensor(float(stop_requested), dtype=torch.float64),
-                              torch.tensor(elapsed, dtype=torch.float64)]).to(self.device)
+        values = torch.tensor([float(diverged), float(stop_requested), elapsed],
+                              dtype=torch.float64, device=self.device)
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
         any_diverged, any_stop, total_elapsed = values.tolist()
         return any_diverged > 0, any_stop > 0, total_elapsed / self.world_size

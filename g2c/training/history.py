@@ -1,7 +1,7 @@
 """What a run remembers of its curves: history for plots, records for metrics.jsonl.
 
     log = TrainingLog(device, on_log=print)
-    log.add_step(loss, grad_norm)              # every step: 0-d tensors, stay on the device
+    log.add_step(loss, grad_norm, kept)        # every step: 0-d tensors, stay on the device
     record = log.close_window(step=..., tokens=..., seconds=..., lr=..., tokens_per_second=...)
     log.add_validation(step, val_loss, val_bpb)
     log.emit(record)                           # -> on_log(record), e.g. a metrics.jsonl line
@@ -29,31 +29,34 @@ class TrainingLog:
         self.device = device
         self.on_log = on_log
         self.history = {"train": [], "val": [], "val_bpb": [], "lr": [], "grad_norm": []}
-        self._open_window(0.0, 0.0, 0)
+        self._open_window(0.0, 0.0, 0.0, 0)
 
-    def _open_window(self, loss_sum: float, norm_sum: float, steps: int) -> None:
+    def _open_window(self, loss_sum: float, norm_sum: float, kept: float, steps: int) -> None:
         self._loss_sum = torch.tensor(loss_sum, device=self.device)
         self._norm_sum = torch.tensor(norm_sum, device=self.device)
+        self._kept = torch.tensor(kept, device=self.device)  # steps not skipped
         self.window_steps = steps
 
-    def add_step(self, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
-        """One optimizer step's mean loss and pre-clip gradient norm (no host read)."""
+    def add_step(self, loss: torch.Tensor, grad_norm: torch.Tensor, kept: torch.Tensor) -> None:
+        """One optimizer step's mean loss and pre-clip gradient norm (0 for a skipped step,
+        ``kept`` false), all 0-d tensors: nothing is read back."""
         self._loss_sum += loss.detach()
         self._norm_sum += grad_norm.detach()
+        self._kept += kept
         self.window_steps += 1
 
     def close_window(self, *, step: int, tokens: int, seconds: float, lr: float,
                      tokens_per_second: float) -> dict:
         """Record the means since the last record; return the metrics record."""
-        steps = self.window_steps
+        loss_sum, norm_sum, kept = (float(t) for t in (self._loss_sum, self._norm_sum, self._kept))
+        steps = kept or float("nan")  # a window of skipped steps has no mean
         record = {"step": step, "tokens": tokens, "seconds": seconds,
-                  "train_loss": float(self._loss_sum) / steps, "lr": lr,
-                  "grad_norm": float(self._norm_sum) / steps,
+                  "train_loss": loss_sum / steps, "lr": lr, "grad_norm": norm_sum / steps,
                   "tokens_per_second": tokens_per_second}
         for key, value in (("train", record["train_loss"]), ("grad_norm", record["grad_norm"]),
                            ("lr", lr)):
             self.history[key].append((step, value))
-        self._open_window(0.0, 0.0, 0)
+        self._open_window(0.0, 0.0, 0.0, 0)
         return record
 
     def add_validation(self, step: int, loss: float, bits_per_byte: float | None) -> dict:
@@ -67,7 +70,8 @@ class TrainingLog:
 
     def state_dict(self) -> dict:
         return {"history": self.history,
-                "window": [float(self._loss_sum), float(self._norm_sum), self.window_steps]}
+                "window": [float(self._loss_sum), float(self._norm_sum), float(self._kept),
+                           self.window_steps]}
 
     def load_state_dict(self, state: dict) -> None:
         self.history = state["history"]

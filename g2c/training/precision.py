@@ -122,11 +122,23 @@ class TrainingPrecision:
         # Under FSDP2 the norm is a replicated DTensor; use it as a plain tensor.
         return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
 
-    def step(self, optimizer: torch.optim.Optimizer) -> None:
+    def step(self, optimizer: torch.optim.Optimizer, *, skip: torch.Tensor | None = None) -> None:
         """The optimizer step on unscaled gradients. Under fp16 a step whose gradients
-        overflowed is skipped (the scale halves) and counted in ``skipped_steps``."""
+        overflowed is skipped (the scale halves) and counted in ``skipped_steps``.
+
+        ``skip``: a 0-d bool tensor; when true the step leaves weights and optimizer state
+        as they are. A fused optimizer decides that on the device (its ``found_inf``, the
+        loss scaler's own mechanism); any other reads ``skip`` back first.
+        """
         if self.scaler is None:
-            optimizer.step()
+            if skip is None:
+                optimizer.step()
+            elif getattr(optimizer, "_step_supports_amp_scaling", False):
+                optimizer.found_inf = skip.float()
+                optimizer.step()
+                del optimizer.found_inf
+            elif not bool(skip):
+                optimizer.step()
             return
         scale_before = self.scaler.get_scale()
         self.scaler.step(optimizer)

@@ -21,8 +21,8 @@ every resumed run, different: the same step gets another rate when the
 machine is slower. So :class:`StepBudget` measures the speed of the first
 steps and turns the remaining time into a number of steps, once; from then on
 everything depends on steps only, and the budget is stored in checkpoints, so
-``--resume`` continues bit-exactly. Until the budget is fixed (the first 6
-steps, well inside the tracks' warm-ups) the rate is the warm-up's, which needs no total.
+``--resume`` continues bit-exactly. Until the budget is fixed (at least 6
+steps and 5% of the time) the rate is the warm-up's, or the peak, which needs no total.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-PROBE_STEPS = 5  # steps timed (after the first, which warms kernels up) to fix a time budget
+PROBE_STEPS = 5  # steps timed (after the first, which warms kernels up) to fix a time budget,
+PROBE_FRACTION = 0.05  # and at least this share of the budget, so the speed is representative
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class StepBudget:
         if self._probe_start is None:
             # The first step compiles kernels and fills caches: time the ones after it.
             self._probe_start = elapsed
-        elif step - 1 >= PROBE_STEPS:
+        elif step - 1 >= PROBE_STEPS and elapsed >= PROBE_FRACTION * self.max_time:
             per_step = (elapsed - self._probe_start) / (step - 1) + overhead_per_step
             fits = step + int(max(self.max_time - elapsed, 0.0) / max(per_step, 1e-9))
             self.total = min(fits, self.max_steps or fits)

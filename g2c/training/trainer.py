@@ -66,16 +66,12 @@ from g2c.training.parallel import (
 from g2c.training.precision import TrainingPrecision
 from g2c.training.progress import ProgressReporter
 from g2c.training.schedule import StepBudget, WarmupCosineSchedule
+from g2c.training.step_guard import StepGuard
 from g2c.training.timing import LoopTiming
-from g2c.validation import ReportedError
 
 
 class InitialLossError(ValueError):
     """The step-0 loss is far from log(V): training on it would hide a bug."""
-
-
-class TrainingDiverged(ReportedError, RuntimeError):
-    """The loss or the gradients became NaN or infinite; the weights were not updated with them."""
 
 
 @dataclass
@@ -91,7 +87,7 @@ class TrainingResult:
     final_val_loss: float | None
     final_val_bpb: float | None  # bits per byte of the validation text (needs token_bytes)
     val_tokens: int
-    skipped_steps: int  # fp16 steps whose gradients overflowed (the loss scaler skipped them)
+    skipped_steps: int  # steps left out: a non-finite loss or gradient, an fp16 overflow
     history: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
 
@@ -132,8 +128,7 @@ class Trainer:
         self.device = self.context.device
         # TF32 on CUDA, deterministic kernels if asked: before the first CUDA matmul.
         self.math = configure_math(self.device, deterministic=config.deterministic)
-        self.metadata = dict(metadata or {})
-        self.checkpoint_path = checkpoint_path
+        self.metadata, self.checkpoint_path = dict(metadata or {}), checkpoint_path
         self.quiet = quiet
         if config.threads is not None:
             torch.set_num_threads(config.threads)
@@ -165,15 +160,13 @@ class Trainer:
                                              config.warmup_steps)
         self.budget = StepBudget(config.max_steps, config.max_time)
         self._eval_overhead = 0.0  # evaluation seconds per step, for fixing a time budget
-        self.step = 0
-        self.elapsed = 0.0
-        self.tokens_seen = 0
+        self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.initial_check: dict | None = None
         self.log = TrainingLog(self.device, on_log=on_log if self.context.is_main else None)
         self._last_lr = config.learning_rate
         self._stop_requested = False  # this rank's wish (Ctrl-C)
-        self._stopping = False  # what all ranks agreed after the last step
-        self._clock_start = 0.0
+        self._stopping = False  # what all ranks agreed at the last check
+        self.guard, self._clock_start = StepGuard(self.device), 0.0
         self._last_checkpoint_step: int | None = None
 
     # ---- checkpoints: gathered to rank 0, restored on every rank -------------------------
@@ -186,7 +179,7 @@ class Trainer:
             "precision": self.precision.state_dict(), "world_size": self.context.world_size,
             "rng": self.context.gather_objects(capture_rng_state(self.generator)),
             "step": self.step, "elapsed": self.elapsed, "tokens_seen": self.tokens_seen,
-            "budget": self.budget.state_dict(),
+            "budget": self.budget.state_dict(), "skipped": self.guard.skipped,
             "config": self.config.to_dict(), "metadata": self.metadata,
             "initial_check": self.initial_check, "log": self.log.state_dict(),
             "last_lr": self._last_lr,
@@ -219,6 +212,7 @@ class Trainer:
         restore_rng_state(state["rng"][self.context.rank], self.generator)
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.budget.load_state_dict(state["budget"])
+        self.guard.skipped, self.guard.checked_step = state["skipped"], self.step
         self.tokens_seen = state["tokens_seen"]
         self.initial_check, self._last_lr = state["initial_check"], state["last_lr"]
         self.log.load_state_dict(state["log"])
@@ -280,13 +274,19 @@ class Trainer:
             self._timing.add("compute", step_seconds)
             self.cpu_tuning.record_step(step_seconds)
             self.step += 1
+            self.elapsed = time.perf_counter() - self._clock_start
+            evaluate_now = self.step % config.eval_interval == 0
+            checkpoint_now = self.step % (config.checkpoint_interval or self.step + 1) == 0
+            if (self.step % config.log_interval == 0 or evaluate_now or checkpoint_now
+                    or self.budget.total is None or self.budget.reached(self.step)):
+                self._check(progress)  # the one host read and collective, not every step
             self.budget.record(step=self.step, elapsed=self.elapsed,
                                overhead_per_step=self._eval_overhead)
             self.tokens_seen += self.tokens_per_step
             self._last_lr = learning_rate
             rate = (self.step - start_step) * self.tokens_per_step / max(
                 time.perf_counter() - loop_start, 1e-9)
-            evaluate_now = self.step % config.eval_interval == 0 and self._stop_reason() is None
+            evaluate_now = evaluate_now and not self.budget.reached(self.step)  # else: after
             record = None
             if self.step % config.log_interval == 0 or evaluate_now:
                 record = self._close_window(tokens_per_second=rate)
@@ -298,7 +298,7 @@ class Trainer:
             progress.update(step=self.step, elapsed=time.perf_counter() - self._clock_start,
                             tokens_per_second=rate, val_loss=last_val,
                             train_loss=None if record is None else record["train_loss"])
-            if config.checkpoint_interval and self.step % config.checkpoint_interval == 0:
+            if checkpoint_now:
                 self._timing.timed("checkpoint", self.save_checkpoint)
         timing = self._timing.summary(time.perf_counter() - loop_start, self.step - start_step,
                                       self.tokens_per_step)
@@ -323,7 +323,7 @@ class Trainer:
         return self._result(stopped, final, timing)
 
     def _train_step(self) -> None:
-        """One optimizer step (all micro-batches). Refuses a non-finite loss or gradient."""
+        """One optimizer step (all micro-batches); a non-finite loss or gradient skips it."""
         config = self.config
         loss_sum = torch.zeros((), device=self.device)
         for i in range(config.grad_accum_steps):
@@ -337,26 +337,25 @@ class Trainer:
             loss_sum += loss.detach()
         norm = self.precision.unscale_and_clip(self.optimizer, max_grad_norm=config.grad_clip)
         mean_loss = loss_sum / config.grad_accum_steps
-        # fp16's scaler skips overflowed steps itself; any other inf/NaN is a diverged run.
+        # fp16's scaler skips overflowed steps itself; any other inf/NaN skips the step on
+        # the device (step_guard.py) and is counted: nothing is read back here.
         broken = ~torch.isfinite(mean_loss)
         if self.precision.scaler is None:
             broken |= ~torch.isfinite(norm)
-        diverged, self._stopping, self.elapsed = self.context.agree_after_step(
-            diverged=broken, stop_requested=self._stop_requested,
-            elapsed=time.perf_counter() - self._clock_start)
-        if diverged:
-            self.optimizer.zero_grad(set_to_none=True)
-            kept = (f"the last good checkpoint (step {self._last_checkpoint_step}) is kept at "
-                    f"{self.checkpoint_path}" if self._last_checkpoint_step is not None else
-                    "no checkpoint had been written yet")
-            raise TrainingDiverged(
-                f"the training loss became {float(mean_loss)} (gradient norm {float(norm)}) at "
-                f"step {self.step + 1}; stopped before it could change the weights, and {kept}. "
-                f"Try a lower learning_rate or grad_clip."
-            )
-        self.precision.step(self.optimizer)
+        self.precision.step(self.optimizer, skip=broken)
         self.optimizer.zero_grad(set_to_none=True)
-        self.log.add_step(mean_loss, norm)
+        self.guard.note(self.step + 1, broken, mean_loss, norm)
+        kept = ~broken
+        self.log.add_step(torch.where(kept, mean_loss, 0.0), torch.where(kept, norm, 0.0), kept)
+
+    def _check(self, progress: ProgressReporter) -> None:
+        """Agree with every rank on divergence, Ctrl-C and the clock (see step_guard.py)."""
+        self._stopping, self.elapsed, skipped = self.guard.check(
+            self.context, step=self.step, stop_requested=self._stop_requested,
+            elapsed=self.elapsed, checkpoint=(self._last_checkpoint_step, self.checkpoint_path))
+        if skipped:
+            progress.message(f"skipped {skipped} step(s) with a non-finite loss or gradient "
+                             f"before step {self.step}; the weights never saw them")
 
     def _close_window(self, *, tokens_per_second: float) -> dict:
         return self.log.close_window(step=self.step, tokens=self.tokens_seen,
@@ -396,5 +395,6 @@ class Trainer:
             initial_check=dict(self.initial_check or {}),
             final_train_loss=final.get("final_train_loss"), final_val_loss=final.get("val_loss"),
             final_val_bpb=final.get("val_bpb"), val_tokens=self.validation.num_tokens,
-            skipped_steps=self.precision.skipped_steps, history=self.log.history, timing=timing,
+            skipped_steps=self.precision.skipped_steps + self.guard.skipped,
+            history=self.log.history, timing=timing,
         )

@@ -1,0 +1,152 @@
+"""Time to loss, side by side with nanoGPT's baby GPT: one script, one machine, one split.
+
+    python benchmarks/bench_vs_nanogpt.py                 # 3 rounds (median and spread)
+    python benchmarks/bench_vs_nanogpt.py --rounds 1 --fractions 0.2
+
+Every round, one after the other on the same machine:
+
+1. **nanoGPT's recipe**, re-implemented through g2c's own model and Trainer:
+   ``config/train_shakespeare_char.py`` with ``--device=cpu --compile=False
+   --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
+   --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0``: fp32, learned
+   positions, GELU, LayerNorm, no biases, AdamW (0.9, 0.99), weight decay 0.1,
+   lr 1e-3 with 100 warm-up steps and cosine to 1e-4, clip 1.0, B=12, T=64,
+   2,000 steps. Its training wall time is T_nano.
+2. **g2c pretrain** — exactly the user's command, in a fresh process —
+   ``--track ShakespeareLM --corpus tinyshakespeare.txt --max-time f·T_nano`` for
+   each fraction f (default 0.2 and 1.0).
+
+Scoring is the same for every model: the prepared corpus's validation split
+(the last 10% of the token stream) is cut in two. Its first half is
+**val** — what presets are chosen on — and its second half, the last 5% of
+the stream, is **test**, never used for any choice, so a reader can see the
+preset was not fitted to the reported number. Each half is scored as every
+non-overlapping window of T tokens, mean next-token loss over all of them, at
+T=64 (the baseline's context) and at T=128 (the preset's; the baseline's
+learned positions stop at 64, so it has no T=128 score).
+
+The median over rounds is reported with the spread (min-max): these VMs drift
+1.5x in speed from hour to hour, so every budget is a fraction of T_nano
+measured in the same round, never an absolute time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from g2c.app.artifact import load_artifact  # noqa: E402
+from g2c.app.pretrain import prepare_track_corpus  # noqa: E402
+from g2c.app.tracks import get_track  # noqa: E402
+from g2c.training import Trainer, TrainingConfig  # noqa: E402
+from g2c.training.evaluation import evaluate, validation_windows  # noqa: E402
+from g2c.transformer import ModelConfig  # noqa: E402
+
+NANOGPT_MODEL = dict(embedding_dim=128, num_layers=4, num_heads=4, max_seq_len=64,
+                     positions="learned", mlp="gelu", norm="layer", bias=False)
+NANOGPT_TRAINING = TrainingConfig(
+    batch_size=12, context_length=64, learning_rate=1e-3, min_lr_ratio=0.1, warmup_steps=100,
+    weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, max_steps=2000,
+    eval_interval=10**9, precision="fp32", device="cpu", cpu_tuning=False, fused_loss=False)
+CONTEXTS = (64, 128)
+
+
+def score(model, stream, context: int) -> float | None:
+    """Mean loss over every non-overlapping ``context``-token window of ``stream``."""
+    if context > model.max_seq_len:
+        return None
+    windows = validation_windows(stream, context)
+    return evaluate(model, windows, batch_size=64, device=torch.device("cpu"))
+
+
+def scores(model, prepared) -> dict:
+    half = len(prepared.val) // 2
+    parts = {"val": prepared.val[:half], "test": prepared.val[half:]}
+    return {f"{name}@{context}": score(model, stream, context)
+            for name, stream in parts.items() for context in CONTEXTS}
+
+
+def run_nanogpt_recipe(prepared) -> dict:
+    torch.manual_seed(0)
+    model = ModelConfig(prepared.vocab_size, **NANOGPT_MODEL).build()
+    trainer = Trainer(model, prepared.train, prepared.val, NANOGPT_TRAINING, quiet=True)
+    started = time.perf_counter()
+    result = trainer.fit()
+    return {"seconds": time.perf_counter() - started, "steps": result.steps,
+            **scores(model.eval(), prepared)}
+
+
+def run_g2c(corpus: str, budget: float, scratch: Path, prepared) -> dict:
+    out = scratch / f"run-{budget:.1f}"
+    command = [sys.executable, "-m", "g2c", "pretrain", "--track", "ShakespeareLM",
+               "--corpus", corpus, "--max-time", f"{budget:.2f}", "--out", str(out),
+               "--data-dir", str(scratch / "data"), "--overwrite", "--quiet",
+               "--no-tensorboard"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    manifest = json.loads((out / "manifest.json").read_text())
+    model, _, _ = load_artifact(out)
+    return {"seconds": manifest["training_seconds"], "steps": manifest["steps"],
+            **scores(model, prepared)}
+
+
+def summary(values: list[float | None]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "—"
+    return f"{statistics.median(values):.4f} ({min(values):.4f}-{max(values):.4f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default=str(ROOT.parent / "shared/data/tinyshakespeare.txt"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.2, 1.0])
+    args = parser.parse_args()
+    if not Path(args.corpus).is_file():
+        print(f"corpus {args.corpus} not found", file=sys.stderr)
+        return 2
+    rows: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="g2c-vs-nanogpt-") as scratch:
+        scratch = Path(scratch)
+        track = replace(get_track("ShakespeareLM"), corpus=args.corpus)
+        prepared = prepare_track_corpus(track, scratch / "data", quiet=True)
+        print(f"{args.corpus}: {len(prepared.train):,} train / {len(prepared.val):,} val+test "
+              f"tokens, V={prepared.vocab_size}; {torch.get_num_threads()} threads; "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)
+        for round_number in range(1, args.rounds + 1):
+            nano = run_nanogpt_recipe(prepared)
+            rows.setdefault("nanoGPT recipe (2000 steps)", []).append(nano)
+            print(f"round {round_number}: nanoGPT recipe {nano['seconds']:.1f} s, val@64 "
+                  f"{nano['val@64']:.4f}", flush=True)
+            for fraction in args.fractions:
+                run = run_g2c(args.corpus, fraction * nano["seconds"], scratch, prepared)
+                run["fraction"] = run["seconds"] / nano["seconds"]
+                rows.setdefault(f"g2c ShakespeareLM at {fraction:g}x", []).append(run)
+                print(f"  {fraction:g}x ({run['seconds']:.1f} s, {run['steps']} steps): val@64 "
+                      f"{run['val@64']:.4f}, val@128 {run['val@128']:.4f}", flush=True)
+    keys = [f"{part}@{context}" for part in ("val", "test") for context in CONTEXTS]
+    print(f"\nmedian (min-max) over {args.rounds} round(s); loss in nats per character")
+    print(f"{'run':34s} {'seconds':>16s} " + " ".join(f"{k:>24s}" for k in keys))
+    for name, runs in rows.items():
+        print(f"{name:34s} {summary([r['seconds'] for r in runs]):>16s} "
+              + " ".join(f"{summary([r[k] for r in runs]):>24s}" for k in keys))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Non-finite steps are skipped on the device, and the ranks agree only now and then.
+
+A training step must never let a NaN or an infinity reach the weights, and
+every rank must stop at the same step. The simple way — read the loss back
+after every step and all-reduce a "stop?" flag — makes the CPU wait for the
+GPU once per step, which for a small model serializes the two. Instead:
+
+* **Skip on the device.** The step's ``broken = not finite(loss) or not
+  finite(grad norm)`` is a 0-d tensor; the fused AdamW takes it as its
+  ``found_inf`` and leaves weights, moments and step count untouched when it is
+  true (``TrainingPrecision.step(optimizer, skip=broken)``). No host read.
+* **Count on the device.** :meth:`StepGuard.note` adds the step to a small
+  tensor: how many steps were skipped since the last check, and the first of
+  them (step, loss, gradient norm) for the message.
+* **Agree now and then.** At log, evaluation and checkpoint steps, while a
+  time budget is being measured, and at the end, :meth:`StepGuard.check` reads
+  that tensor once and makes one all-reduce: did any rank skip *every* step
+  since the last check (the run has diverged: stop, saying where), did anyone
+  press Ctrl-C, and what is the shared clock. Isolated skipped steps are
+  counted and reported, as a loss scaler does.
+
+So a step between checks reads nothing back, and Ctrl-C takes effect at the
+next check (at most ``log_interval`` steps later).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from g2c.training.distributed import DistributedContext
+from g2c.validation import ReportedError
+
+
+class TrainingDiverged(ReportedError, RuntimeError):
+    """Every step since the last check had a non-finite loss or gradient; none changed the
+    weights."""
+
+
+class StepGuard:
+    """Skipped-step bookkeeping for one run (see the module docstring)."""
+
+    def __init__(self, device: torch.device) -> None:
+        # [steps skipped since the last check, first skipped step, its loss, its grad norm]
+        self._bad = torch.zeros(4, device=device)
+        self.checked_step = 0
+        self.skipped = 0  # skipped steps before the last check (reported in the result)
+
+    def note(self, step: int, broken: torch.Tensor, loss: torch.Tensor,
+             grad_norm: torch.Tensor) -> None:
+        """Record optimizer step ``step`` (1-based); ``broken`` a 0-d bool tensor. No host read."""
+        first = broken & (self._bad[0] == 0)
+        details = torch.stack([torch.full_like(loss, step), loss.detach().float(),
+                               grad_norm.detach().float()])
+        self._bad[1:] = torch.where(first, details, self._bad[1:])
+        self._bad[0] += broken
+
+    def check(self, context: DistributedContext, *, step: int, stop_requested: bool,
+              elapsed: float, checkpoint: tuple) -> tuple[bool, float, int]:
+        """One host read and one all-reduce: (stop?, shared elapsed seconds, steps skipped
+        since the last check). Raises TrainingDiverged if every step since then was skipped,
+        naming the last good ``checkpoint`` (its step and path; step None: none written)."""
+        count, first_step, first_loss, first_norm = self._bad.tolist()
+        since, steps = self.checked_step, step - self.checked_step
+        everything_broke = steps > 0 and count >= steps
+        diverged, stopping, elapsed = context.agree_after_step(
+            diverged=everything_broke, stop_requested=stop_requested,
+            elapsed=elapsed)
+        if diverged:
+            kept = ("no checkpoint had been written yet" if checkpoint[0] is None else
+                    f"the last good checkpoint (step {checkpoint[0]}) is kept at "
+                    f"{checkpoint[1]}")
+            raise TrainingDiverged(
+                f"every step since step {since} had a non-finite loss or gradient (the first at "
+                f"step {int(first_step)}: the training loss became {first_loss}, gradient norm "
+                f"{first_norm}); none of them changed the weights, and {kept}. Try a lower "
+                f"learning_rate or grad_clip.")
+        self._bad.zero_()
+        self.checked_step = step
+        self.skipped += int(count)
+        return stopping, elapsed, int(count)
