@@ -21,7 +21,7 @@ Around the step sit the checks that make a run trustworthy: the step-0 loss is
 compared with log(V) before any update, a non-finite loss or gradient stops
 the run *before* the optimizer touches the weights, evaluation always scores
 the same validation windows, and a checkpoint holds every random stream so
-``resume`` continues bit-exactly. Ctrl-C finishes the step, saves and returns.
+``resume`` continues bit-exactly. Ctrl-C stops at the next check, saves, returns.
 The loss stays on the device between log steps: a step's one host read is
 the all-ranks "finite? stop? clock" agreement.
 
@@ -247,7 +247,7 @@ class Trainer:
             progress.close()
 
     def request_stop(self) -> None:
-        """Stop after the current step, with a checkpoint, as Ctrl-C does (all ranks agree)."""
+        """Stop at the next check (step_guard.py), with a checkpoint, as Ctrl-C does."""
         self._stop_requested = True
 
     def _fit(self, progress: ProgressReporter) -> TrainingResult:
