@@ -36,10 +36,11 @@ SHARD_BYTES = 64 << 20  # text per Parquet file, about the size of a Hub shard
 ROW_GROUP_ROWS = 10_000
 
 # The child: the g2c command line itself, then its own peak RSS as a last JSON line.
-# It first imports what the command imports anyway (the CLI's parser, datasets),
+# It first imports what the command imports anyway (its verb's parser, datasets),
 # so the peak can be split into "libraries loaded" and "the data on top".
 CHILD = """
-import json, sys
+import json, os, sys
+os.environ.setdefault("USE_TORCH", "0")  # what `g2c prepare` itself sets before datasets loads
 import datasets
 from g2c.cli import build_parser, main
 
@@ -47,7 +48,7 @@ def peak_mib():
     with open("/proc/self/status") as file:
         return next(int(line.split()[1]) for line in file if line.startswith("VmHWM:")) / 1024
 
-build_parser()
+build_parser(["prepare"])  # `g2c prepare ...` builds only its own verb's parser
 imports = peak_mib()
 status = main(sys.argv[1:])
 print(json.dumps({"status": status, "imports_mib": imports, "peak_rss_mib": peak_mib(),

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from g2c.corpora.manifest import data_files, data_sha256, read_manifest, sha256_file
-from g2c.corpora.token_writer import token_dtype
+from g2c.corpora.token_writer import CHUNK_BYTES, token_dtype
 from g2c.tokenizer import BaseTokenizer, load_tokenizer
 from g2c.validation import require_positive_int
 
@@ -143,7 +143,7 @@ def open_prepared(directory: str | os.PathLike, *, tokenizer=None,
     streams, offsets = {}, {}
     for name, entry in splits.items():
         streams[name] = np.memmap(directory / entry["file"], dtype=dtype, mode="r")
-        largest = int(streams[name].max())
+        largest = _largest_id(directory / entry["file"], dtype)
         if largest >= loaded.vocab_size:
             raise PreparedCorpusMismatch(directory, f"{entry['file']} holds id {largest}, not "
                                          f"below the tokenizer's vocab_size {loaded.vocab_size}")
@@ -206,3 +206,13 @@ def _require_asked_tokenizer(directory: Path, manifest: dict, own: BaseTokenizer
         requested = manifest["recipe"]["tokenizer"].get("vocab_size")
         if require_positive_int("vocab_size", vocab_size) not in (own.vocab_size, requested):
             raise ValueError(f"{has}, not the vocab_size={vocab_size} asked for; {advice}")
+
+
+def _largest_id(path: Path, dtype: np.dtype) -> int:
+    """The largest id in a token file, read in chunks: mapping it would make every page
+    of a multi-GB file count towards this process's resident memory."""
+    largest = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK_BYTES):
+            largest = max(largest, int(np.frombuffer(chunk, dtype=dtype).max()))
+    return largest
