@@ -32,3 +32,20 @@ def interrupt_after():
         trainer._train_step = stop_during_step_k
 
     return arm
+
+
+@pytest.fixture(scope="session")
+def write_play():
+    """``write_play(path, lines=250, seed=0, words=7)``: a tiny play, speaker lines and verse."""
+    import random
+
+    words = "love night day sweet fair death heaven light moon stars thou art my dear".split()
+
+    def write(path, *, lines: int = 250, seed: int = 0, per_line: int = 7):
+        rng = random.Random(seed)
+        text = "\n".join(f"{rng.choice(['ROMEO', 'JULIET'])}:\n" +
+                         " ".join(rng.choices(words, k=per_line)) + "," for _ in range(lines))
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

@@ -6,7 +6,6 @@ suite (~5-9 s each); the models and corpora are tiny.
 
 import json
 import math
-import random
 import subprocess
 import sys
 import time
@@ -17,18 +16,14 @@ import torch
 
 from g2c.cli import main
 
-WORDS = "love night day sweet fair death heaven light moon stars thou art my dear".split()
 WORKER = Path(__file__).with_name("distributed_resume_worker.py")
 
 
 @pytest.fixture(scope="module")
-def two_process_run(tmp_path_factory):
+def two_process_run(tmp_path_factory, write_play):
     """A finished 4-step ``g2c pretrain --nproc 2`` run on a small play: (out dir, flags)."""
     root = tmp_path_factory.mktemp("dist")
-    rng = random.Random(0)
-    lines = [f"{rng.choice(['ROMEO', 'JULIET'])}:\n" + " ".join(rng.choices(WORDS, k=6)) + ",\n"
-             for _ in range(300)]
-    (root / "play.txt").write_text("\n".join(lines), encoding="utf-8")
+    write_play(root / "play.txt", lines=300, per_line=6)
     flags = ["--corpus", str(root / "play.txt"), "--data-dir", str(root / "data"),
              "--out", str(root / "run"), "--batch-size", "4", "--context-length", "32",
              "--eval-interval", "2", "--max-steps", "4", "--quiet",

@@ -3,7 +3,6 @@ a run repeated from its artifact's run.toml, metrics.jsonl and TensorBoard."""
 
 import json
 import math
-import random
 from dataclasses import fields
 
 import pytest
@@ -16,7 +15,6 @@ from g2c.commands.pretrain import track_from_arguments
 from g2c.training import TrainingConfig
 from g2c.transformer import ModelConfig
 
-WORDS = "love night day sweet fair death heaven light moon stars thou art my dear".split()
 
 
 def args(*argv):
@@ -91,12 +89,9 @@ def test_vocab_size_on_a_char_tokenizer_is_refused():
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(tmp_path_factory, write_play):
     root = tmp_path_factory.mktemp("recipe")
-    rng = random.Random(1)
-    lines = [f"{rng.choice(['ROMEO', 'JULIET'])}:\n" + " ".join(rng.choices(WORDS, k=7)) + ","
-             for _ in range(250)]
-    (root / "play.txt").write_text("\n".join(lines), encoding="utf-8")
+    write_play(root / "play.txt", seed=1)
     out = root / "first"
     assert main(["pretrain", "--corpus", str(root / "play.txt"), "--data-dir", str(root / "data"),
                  "--out", str(out), "--batch-size", "4", "--context-length", "32",
