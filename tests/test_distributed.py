@@ -85,7 +85,8 @@ def test_no_torchrun_variables_means_one_process(no_torchrun):
     context = init_distributed(device="cpu")
     assert (context.rank, context.world_size, context.is_main) == (0, 1, True)
     assert list(context.share_of(3)) == [0, 1, 2]
-    assert context.any_across_ranks(True) and not context.any_across_ranks(False)
+    assert context.agree_after_step(diverged=False, stop_requested=True, elapsed=2.0) == (
+        False, True, 2.0)
 
 
 def test_partial_torchrun_environment_is_refused(no_torchrun):

@@ -148,8 +148,6 @@ def play_parity_scenario(out: Path) -> None:
         results["validation"] = _validate(context)
         results["sync"] = _sync_control(context)
         results["fp16_overflow"] = _fp16_overflow(context)
-        results["stop"] = [context.any_across_ranks(context.rank == 1),
-                           context.any_across_ranks(False)]
         results["agreed"] = context.agree_after_step(
             diverged=context.rank == 0, stop_requested=context.rank == 1,
             elapsed=float(context.rank + 1))
@@ -284,7 +282,6 @@ def test_gradients_stay_local_until_the_synced_micro_step(ranks):
 
 def test_a_stop_on_one_rank_is_a_stop_on_every_rank(ranks):
     results, _ = ranks
-    assert [r["stop"] for r in results] == [[True, False], [True, False]]
     # After a step: a divergence on rank 0 and a stop on rank 1 are both everyone's, and
     # every rank follows the mean clock (1 s and 2 s -> 1.5 s).
     assert [r["agreed"] for r in results] == [(True, True, 1.5), (True, True, 1.5)]

@@ -41,9 +41,9 @@ import torch
 from g2c.app.artifact import load_artifact
 from g2c.app.recipe import read_recipe
 from g2c.corpora import resolve_source
-from g2c.pretraining import lm_cross_entropy
 from g2c.token_split import split_point
 from g2c.training.device import select_device
+from g2c.training.evaluation import ValidationSet, evaluate, validation_windows
 from g2c.validation import require_positive_int
 
 EVAL_FRACTION = 0.9  # the validation split: text after the first 90% of characters
@@ -105,7 +105,6 @@ def _encodable(documents: list[str], tokenizer) -> tuple[list[str], int, list[st
     return kept, left_out, unknown[:20]
 
 
-@torch.no_grad()
 def score_documents(model, tokenizer, documents: list[str], *, batch_size: int = 16,
                     device: str = "cpu") -> tuple[float, int, int]:
     """(total loss in nats, tokens predicted, bytes) of ``documents`` under ``model``."""
@@ -116,16 +115,14 @@ def score_documents(model, tokenizer, documents: list[str], *, batch_size: int =
     ids = torch.tensor(ids[:-1], dtype=torch.long)  # no separator after the last document
     targets_bytes = int(tokenizer.token_byte_lengths()[ids[1:].numpy()].sum())
     window = model.max_seq_len
-    starts = list(range(0, len(ids) - 1, window))
-    model.eval().to(device)
-    total = 0.0
-    full = [s for s in starts if s + window + 1 <= len(ids)]
-    for i in range(0, len(full), batch_size):
-        rows = torch.stack([ids[s:s + window + 1] for s in full[i:i + batch_size]]).to(device)
-        total += float(lm_cross_entropy(model(rows[:, :-1]), rows[:, 1:])) * rows[:, 1:].numel()
-    if len(full) < len(starts):  # the shorter last window
-        tail = ids[starts[-1]:].unsqueeze(0).to(device)
-        total += float(lm_cross_entropy(model(tail[:, :-1]), tail[:, 1:])) * (tail.shape[1] - 1)
+    full = (len(ids) - 1) // window  # windows of T+1 tokens, each overlapping the next by one
+    parts = [validation_windows(ids, window)] if full else []
+    rest = ids[full * window:]  # the shorter last window
+    if len(rest) > 1:
+        parts.append(ValidationSet(rest[None, :-1], rest[None, 1:]))
+    model.to(device)
+    total = sum(evaluate(model, part, batch_size=batch_size, device=torch.device(device))
+                * part.num_tokens for part in parts)
     return total, len(ids) - 1, targets_bytes
 
 

@@ -123,20 +123,6 @@ class DistributedContext:
         dist.all_reduce(total, op=dist.ReduceOp.SUM)
         return float(total) / self.world_size
 
-    def any_across_ranks(self, flag) -> bool:
-        """True on every rank if ``flag`` (a bool or a 0-d tensor) is true on any (collective).
-
-        Stop decisions must be shared: a rank that stops alone (its own clock
-        passed max_time, its own loss was NaN, it got Ctrl-C first) would
-        leave the others waiting in the next step's all-reduce. One process:
-        ``bool(flag)``.
-        """
-        if not self.is_distributed:
-            return bool(flag)
-        value = torch.as_tensor(flag, dtype=torch.float32).to(self.device).reshape(())
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item())
-
     def agree_after_step(self, *, diverged: bool, stop_requested: bool,
                          elapsed: float) -> tuple[bool, bool, float]:
         """What every rank decides after a step's backward, in one collective.

@@ -32,23 +32,21 @@ class TrainingLog:
         self._open_window(0.0, 0.0, 0.0, 0)
 
     def _open_window(self, loss_sum: float, norm_sum: float, kept: float, steps: int) -> None:
-        self._loss_sum = torch.tensor(loss_sum, device=self.device)
-        self._norm_sum = torch.tensor(norm_sum, device=self.device)
-        self._kept = torch.tensor(kept, device=self.device)  # steps not skipped
+        # [loss, gradient norm, steps not skipped], summed on the device: one read per record
+        self._sums = torch.tensor([loss_sum, norm_sum, kept], device=self.device)
         self.window_steps = steps
 
     def add_step(self, loss: torch.Tensor, grad_norm: torch.Tensor, kept: torch.Tensor) -> None:
         """One optimizer step's mean loss and pre-clip gradient norm (0 for a skipped step,
         ``kept`` false), all 0-d tensors: nothing is read back."""
-        self._loss_sum += loss.detach()
-        self._norm_sum += grad_norm.detach()
-        self._kept += kept
+        self._sums += torch.stack([loss.detach().float(), grad_norm.detach().float(),
+                                   kept.float()])
         self.window_steps += 1
 
     def close_window(self, *, step: int, tokens: int, seconds: float, lr: float,
                      tokens_per_second: float) -> dict:
         """Record the means since the last record; return the metrics record."""
-        loss_sum, norm_sum, kept = (float(t) for t in (self._loss_sum, self._norm_sum, self._kept))
+        loss_sum, norm_sum, kept = self._sums.tolist()
         steps = kept or float("nan")  # a window of skipped steps has no mean
         record = {"step": step, "tokens": tokens, "seconds": seconds,
                   "train_loss": loss_sum / steps, "lr": lr, "grad_norm": norm_sum / steps,
@@ -70,8 +68,7 @@ class TrainingLog:
 
     def state_dict(self) -> dict:
         return {"history": self.history,
-                "window": [float(self._loss_sum), float(self._norm_sum), float(self._kept),
-                           self.window_steps]}
+                "window": [*self._sums.tolist(), self.window_steps]}
 
     def load_state_dict(self, state: dict) -> None:
         self.history = state["history"]
