@@ -9,10 +9,8 @@
                             (B, T) document_ids (attention stays inside a document)
                             and position_ids (0 at each document's start)
 
-Every draw comes from the generator the caller passes — the trainer's, whose
-state is in every checkpoint — so a resumed run replays the same batches.
-A batch is made and checked on the CPU, then moved to the device once, so
-nothing here waits for the GPU.
+Every draw comes from the caller's generator (saved in every checkpoint), and a
+batch is made on the CPU and moved to the device once.
 """
 
 from __future__ import annotations
@@ -27,11 +25,7 @@ from g2c.training.config import TrainingConfig
 
 def check_training_data(model, train_ids, val_ids, context_length: int) -> None:
     """Refuse streams the model cannot train on, before any step: windows longer than
-    its ``max_seq_len``, a training split shorter than one window, ids ≥ its ``vocab_size``.
-
-    The id check reads each stream once (a memory-mapped file is streamed, not
-    loaded), so batches never need checking again.
-    """
+    its ``max_seq_len``, a training split shorter than one window, ids ≥ its ``vocab_size``."""
     check_token_stream("train_ids", train_ids)
     max_len = getattr(model, "max_seq_len", None)
     if max_len is not None and context_length > max_len:
@@ -49,15 +43,8 @@ def check_training_data(model, train_ids, val_ids, context_length: int) -> None:
 class TrainingBatches:
     """Draws (x, y, model inputs) micro-batches for one training split.
 
-    Args:
-        train_ids: the 1-D training stream.
-        config: supplies batch_size (B), context_length (T), batch_mode, eot_loss.
-        train_documents: (D,) start index of every document in ``train_ids``
-            (a prepared corpus's ``train_doc_offsets``); required for the
-            "documents" and "packed" modes.
-        eot_id: the tokenizer's ``<|endoftext|>`` id. In packed mode every
-            batch is checked against the document index with it (offsets of
-            another stream are refused), and ``eot_loss=False`` needs it.
+    ``train_documents`` (the (D,) document starts) is required by the "documents"
+    and "packed" modes; ``eot_id`` by ``eot_loss=False`` (and checks packed rows).
     """
 
     def __init__(self, train_ids, config: TrainingConfig, *, train_documents=None,
@@ -83,11 +70,8 @@ class TrainingBatches:
     def draw(self, generator: torch.Generator, device) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """One micro-batch: (B, T) inputs ``x``, (B, T) targets ``y``, extra model inputs.
 
-        The extra inputs are none for windows; for packed rows the (B, T)
-        ``document_ids`` and ``position_ids`` — without ``document_ids`` when
-        every row holds a single document, since the plain causal mask then
-        is the document mask and attention takes its faster path. ``y`` is
-        -100 where a packed row has nothing to predict (padding, a document's edge).
+        Packed rows add ``position_ids``, and ``document_ids`` unless every row holds
+        one document (then the causal mask is the document mask, the faster path).
         """
         config = self.config
         if self.sampler is not None:

@@ -1,25 +1,11 @@
 """Checkpoints: everything a run needs to continue as if it had never stopped.
 
-A checkpoint is one file holding a dict of tensors and plain values:
-
-    model, optimizer      the weights and AdamW's moment estimates, whole (gathered
-                          from every rank) and keyed by parameter name, so 1
-                          process, DDP and FSDP2 write and read the same format
-    step, elapsed, tokens where the run is (optimizer steps, training seconds, tokens seen)
-    rng, world_size       per rank, every random stream: torch (CPU and CUDA), numpy,
-                          Python's random, and the batch generator that picks windows
-    config, metadata      the TrainingConfig and what was trained (model and
-                          corpus description), to refuse resuming a different run
-    history               the loss curves so far, so plots of a resumed run are whole
-
-Two rules make it safe:
-
-* **Atomic writes.** The bytes go to a temporary file in the same directory
-  and are renamed over the old checkpoint in one step, so a crash (or a
-  Ctrl-C) mid-write leaves the previous checkpoint intact.
-* **No arbitrary unpickling.** Loading uses ``torch.load(weights_only=True)``,
-  which only rebuilds tensors and plain containers: a checkpoint file from
-  elsewhere cannot run code on your machine.
+One file holds the whole model and optimizer state (keyed by parameter name,
+so 1 process, DDP and FSDP2 share the format), where the run is, every random
+stream of every rank, the config and what was trained (to refuse resuming a
+different run) and the history. It is written atomically (a crash leaves the
+previous checkpoint) and read with ``torch.load(weights_only=True)``, so a
+checkpoint from elsewhere cannot run code on your machine.
 """
 
 from __future__ import annotations
@@ -80,11 +66,8 @@ def _to_lists(value):
 
 def save_checkpoint(path: str | os.PathLike, state: dict, *, previous_step: int | None = None
                     ) -> Path:
-    """Write ``state`` (plus the format tag) to ``path`` atomically.
-
-    If the disk is full or the file cannot be written, the previous checkpoint
-    (written at ``previous_step``) is intact, and the error says so.
-    """
+    """Write ``state`` (plus the format tag) to ``path`` atomically; on failure the error
+    says that the checkpoint of ``previous_step`` is intact."""
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}, buffer)
     try:
@@ -113,10 +96,8 @@ def check_resumable(state: dict, path, *, world_size: int, identity: dict) -> No
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint`, refusing anything else.
-
-    Tensors come back on the CPU (the trainer moves them to its device).
-    """
+    """Read a checkpoint written by :func:`save_checkpoint` (tensors on the CPU), refusing
+    anything else."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")

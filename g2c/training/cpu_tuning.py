@@ -39,11 +39,7 @@ NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo names of the tw
 
 @cache
 def native_cpu_bf16() -> bool:
-    """True when this CPU multiplies bf16 in hardware (AMX or AVX512-BF16).
-
-    Read from Linux's ``/proc/cpuinfo`` feature flags; other systems answer
-    False (fp32 is always correct, only sometimes slower).
-    """
+    """True when Linux's ``/proc/cpuinfo`` says this CPU multiplies bf16 in hardware."""
     cpuinfo = Path("/proc/cpuinfo")
     if not sys.platform.startswith("linux") or not cpuinfo.is_file():
         return False
@@ -54,15 +50,7 @@ def native_cpu_bf16() -> bool:
 
 
 class CpuTuning:
-    """What a run on ``device`` does to go fast on a CPU (nothing elsewhere, or when disabled).
-
-        tuning = CpuTuning(config.cpu_tuning, device)
-        precision = resolve_precision(config.precision, device,
-                                      native_cpu_bf16=tuning.native_bf16)
-        tuning.prepare(model, precision)            # explicit bf16 attention or not
-        with tuning.running(max_time=..., threads=...):
-            ...train, calling tuning.record_step(seconds) after each step...
-    """
+    """What a run on ``device`` does to go fast on a CPU (nothing elsewhere, or when disabled)."""
 
     def __init__(self, enabled: bool, device: torch.device) -> None:
         self.active = bool(enabled) and torch.device(device).type == "cpu"
@@ -70,22 +58,17 @@ class CpuTuning:
 
     @property
     def native_bf16(self) -> bool:
-        """Whether "auto" precision may choose bf16 on this CPU."""
         return self.active and native_cpu_bf16()
 
     def prepare(self, model: torch.nn.Module, precision: str) -> None:
-        """Pick the attention kernel: the explicit one for bf16 on a CPU."""
         if hasattr(model, "set_cpu_bf16_attention"):
             model.set_cpu_bf16_attention(self.active and precision == "bf16")
 
     @contextmanager
     def running(self, *, max_time: float | None, threads: int | None):
         """The run's span: denormals flushed, and a ThreadGuard for a time-budgeted run that
-        left the thread count to PyTorch; both undone on the way out.
-
-        A step-limited run keeps its thread count: changing it can change the
-        last bits of a matmul, and a resumed run should repeat an unbroken one.
-        """
+        left the thread count to PyTorch (a step-limited run keeps it, so a resumed run
+        repeats an unbroken one bit for bit); both undone on the way out."""
         adapt = self.active and max_time is not None and threads is None \
             and torch.get_num_threads() > 1
         self.thread_guard = ThreadGuard(torch.get_num_threads()) if adapt else None
@@ -100,6 +83,5 @@ class CpuTuning:
                 self.thread_guard.restore()
 
     def record_step(self, seconds: float) -> None:
-        """Feed one step's duration to the ThreadGuard (if this run has one)."""
         if self.thread_guard is not None:
             self.thread_guard.record(seconds)

@@ -1,12 +1,7 @@
-"""Pick where to train: the fastest device this machine has, unless told otherwise.
+"""Pick where to train: "auto" is cuda if visible, else mps, else cpu.
 
-    select_device("auto")  -> cuda if a CUDA GPU is visible, else mps (Apple
-                              silicon), else cpu
-    select_device("cpu")   -> cpu, always
-    select_device("cuda")  -> cuda, or a ValueError saying none is available
-
-``check_device_name`` is the spelling rule alone (``TrainingConfig`` uses it
-without touching any hardware); ``select_device`` adds what this machine has.
+``check_device_name`` is the spelling rule alone (no hardware touched);
+``select_device`` adds what this machine has.
 """
 
 from __future__ import annotations

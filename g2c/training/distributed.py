@@ -1,26 +1,11 @@
-"""One training run as N cooperating processes: torchrun, DDP and FSDP2.
+"""Who the ranks of a torchrun job are and what they agree on (``parallel.py`` shares the model).
 
-``torchrun --nproc_per_node=N -m g2c pretrain ...`` starts N copies of the same
-program. Each copy (a *rank*) learns who it is from variables torchrun sets:
-
-    RANK        0 … WORLD_SIZE-1, unique across all machines
-    WORLD_SIZE  how many processes take part (W)
-    LOCAL_RANK  index on this machine — it picks the GPU
-
-Data parallelism: every rank holds the same model and draws its own B windows
-from a generator seeded by (seed, rank), so no two ranks read the same random
-stream. After backward the gradients are *averaged* across ranks; every rank
-then applies the same update, exactly as if one process had read all B·W
-windows, because the mean of per-rank mean losses is the mean over the union:
-
-    rank 0: w0 (B windows) ─┐  mean(grad L(w0), grad L(w1)) = grad L(w0 ∪ w1)
-    rank 1: w1 (B windows) ─┘  (equal B per rank, loss = mean over windows)
-
-How the model itself is shared between ranks (DDP or FSDP2) is
-``parallel.py``; this file is who the ranks are and what they agree on.
-
-Without torchrun everything degrades to rank 0 of 1: no process group, no
-wrapper, the same calls — so the trainer has a single code path.
+torchrun sets RANK (0 … W-1), WORLD_SIZE (W) and LOCAL_RANK (the GPU on this
+machine). Every rank draws its own B windows from a generator seeded by
+(seed, rank); the gradients are averaged, so all ranks apply the update one
+process would make from all B·W windows (the mean of equal-sized per-rank mean
+losses is the mean over their union). Without torchrun this is rank 0 of 1 and
+every collective returns its input: the trainer has a single code path.
 """
 
 from __future__ import annotations
@@ -113,10 +98,7 @@ class DistributedContext:
         return self.world_size > 1 and dist.is_available() and dist.is_initialized()
 
     def mean_across_ranks(self, value: float) -> float:
-        """Average of one number over all ranks; every rank gets the same float (collective).
-
-        One process: ``value`` itself.
-        """
+        """Average of one number over all ranks; every rank gets the same float (collective)."""
         if not self.is_distributed:
             return float(value)
         total = torch.tensor(float(value), dtype=torch.float64, device=self.device)
@@ -125,14 +107,8 @@ class DistributedContext:
 
     def agree_after_step(self, *, diverged: bool, stop_requested: bool,
                          elapsed: float) -> tuple[bool, bool, float]:
-        """What every rank decides after a step's backward, in one collective.
-
-        Returns (diverged on any rank, stop requested on any rank, the ranks'
-        mean elapsed seconds): the same three values everywhere, so every rank
-        skips or stops together and follows one clock (the time-based learning
-        rate and ``max_time`` must not differ between ranks). One process:
-        the inputs.
-        """
+        """(diverged on any rank, stop requested on any rank, mean elapsed seconds), in one
+        collective: every rank stops together and follows one clock (``max_time``, the lr)."""
         if not self.is_distributed:
             return bool(diverged), stop_requested, elapsed
         values = torch.tensor([float(diverged), float(stop_requested), elapsed],
@@ -142,12 +118,8 @@ class DistributedContext:
         return any_diverged > 0, any_stop > 0, total_elapsed / self.world_size
 
     def batch_generator(self, seed: int) -> torch.Generator:
-        """The CPU generator this rank draws training batches from.
-
-        One process: ``torch.Generator().manual_seed(seed)``; rank r of a
-        torchrun job: :func:`rank_generator` ``(seed, r)``, so no two ranks
-        share a random stream.
-        """
+        """The CPU generator for training batches: seeded by ``seed`` alone in one process,
+        by :func:`rank_generator` under torchrun, so no two ranks share a random stream."""
         if self.world_size == 1:
             return torch.Generator().manual_seed(seed)
         return rank_generator(seed, self.rank)
@@ -163,9 +135,8 @@ class DistributedContext:
     def share_of(self, num_items: int) -> range:
         """The indices of ``0 … num_items-1`` this rank handles: rank, rank+W, rank+2W, …
 
-        Used to split a fixed list of validation batches. Shares must be equal:
-        then the mean of per-rank means is the overall mean, and under FSDP
-        every rank runs the same number of forwards (each one is a collective).
+        Shares must be equal: then the mean of per-rank means is the overall mean,
+        and under FSDP every rank runs the same number of forwards (collectives).
         """
         num_items = require_positive_int("num_items", num_items)
         if num_items % self.world_size:
@@ -182,12 +153,8 @@ class DistributedContext:
             dist.barrier(device_ids=[self.local_rank] if self.device.type == "cuda" else None)
 
     def wait_for_rank0(self, seconds: float = PREPARE_TIMEOUT_SECONDS) -> None:
-        """A barrier that waits up to ``seconds``, not the run's collective timeout.
-
-        For work only rank 0 does before training — tokenizing a corpus can take
-        an hour where a collective should fail after minutes. A separate gloo
-        group (CPU, whatever the device) carries this one barrier.
-        """
+        """A barrier on its own gloo group that waits up to ``seconds``, not the collective
+        timeout: rank 0 tokenizing a corpus can take an hour."""
         if self.is_distributed:
             group = dist.new_group(backend="gloo", timeout=timedelta(seconds=seconds))
             dist.barrier(group=group)
@@ -197,12 +164,9 @@ class DistributedContext:
 def init_distributed(
     *, device: str | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 ) -> DistributedContext:
-    """Join the torchrun process group (if launched by torchrun) and describe this rank.
+    """Join the torchrun process group (NCCL on CUDA, gloo on CPUs) and describe this rank.
 
-    The backend follows the device: NCCL for CUDA GPUs, gloo for CPUs. The
-    timeout bounds every collective, so if one rank hangs the others raise
-    instead of waiting forever (a rank that *crashes* is noticed at once:
-    its sockets close and torchrun stops the rest).
+    ``timeout_seconds`` bounds every collective, so a hung rank ends the run.
     """
     if not launched_by_torchrun():
         return DistributedContext(device=rank_device(device))
@@ -225,12 +189,9 @@ def destroy_distributed() -> None:
 
 
 def rank_seed(seed: int, rank: int) -> int:
-    """A 63-bit seed for ``rank`` of the run started with ``seed``.
-
-    numpy's ``SeedSequence(seed, spawn_key=(rank,))`` hashes both numbers into
-    independent child streams. The naive ``seed + rank`` would make run seed=1
-    rank 0 replay run seed=0 rank 1.
-    """
+    """A 63-bit seed for ``rank`` of the run started with ``seed``, from numpy's
+    ``SeedSequence(seed, spawn_key=(rank,))``: the naive ``seed + rank`` would make run
+    seed=1 rank 0 replay run seed=0 rank 1."""
     for name, value in (("seed", seed), ("rank", rank)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{name} must be a non-negative int; got {value!r}")
@@ -239,9 +200,5 @@ def rank_seed(seed: int, rank: int) -> int:
 
 
 def rank_generator(seed: int, rank: int) -> torch.Generator:
-    """The CPU generator rank ``rank`` draws its training windows from.
-
-    A single-process run uses rank 0's, so its windows are exactly rank 0's
-    share of a multi-process run with the same seed.
-    """
+    """The CPU generator rank ``rank`` of a torchrun job draws its training windows from."""
     return torch.Generator().manual_seed(rank_seed(seed, rank))

@@ -1,24 +1,15 @@
 """A fixed validation set: the same windows at every evaluation.
 
 Random validation batches make a noisy curve — a dip might be a lucky draw.
-Here the validation split is cut once into non-overlapping windows of T+1
-tokens, and every evaluation scores exactly those windows, so two points on
-the curve differ only because the model changed.
+Here the validation split is cut once into W non-overlapping windows of T+1
+tokens (with ``max_tokens``, spread evenly over the whole split), and every
+evaluation scores exactly those, so two points on the curve differ only
+because the model changed.
 
-    val split (n tokens) = | w0 | w1 | w2 | ... | w_{W-1} | rest |
-                             each window: x = T tokens, y = the same shifted by one
-
-With ``max_tokens`` the W windows are spread evenly over the whole split
-(not just its start), so a capped set still samples every part of the text.
-Every validation token is predicted at most once; the loss is the mean over
-all W·T predictions.
-
-**Bits per byte.** Nats per token depend on the tokenizer: a BPE token covers
-~4 bytes of text, a character one, so their losses cannot be compared. The
-text itself can: the total loss over the predicted tokens, in bits, divided
-by the UTF-8 bytes those tokens spell (``token_bytes[id]``, 0 for special
-tokens such as ``<|endoftext|>``) is how many bits the model needs per byte
-of text, whatever its tokenizer:
+**Bits per byte.** Nats per token depend on the tokenizer (a BPE token covers
+~4 bytes, a character one); the text does not. The total loss in bits divided
+by the UTF-8 bytes the targets spell (``token_bytes[id]``, 0 for special
+tokens) compares any two tokenizers:
 
     bits_per_byte = mean_loss · W·T / ln 2 / bytes(y)
 """
@@ -64,12 +55,8 @@ class ValidationSet:
 def validation_windows(
     val_ids, context_length: int, *, min_windows: int = 1, max_tokens: int | None = None
 ) -> ValidationSet:
-    """Cut ``val_ids`` into fixed, non-overlapping (T+1)-token windows.
-
-    Raises ValueError when the split cannot fill ``min_windows`` windows (the
-    trainer asks for one training batch's worth, so the validation loss is
-    never an average over fewer windows than a single step sees).
-    """
+    """Cut ``val_ids`` into fixed, non-overlapping (T+1)-token windows (at least
+    ``min_windows`` of them, or a ValueError)."""
     check_token_stream("val_ids", val_ids)
     context_length = require_positive_int("context_length", context_length)
     min_windows = require_positive_int("min_windows", min_windows)
@@ -97,11 +84,9 @@ def validation_windows(
 def evaluation_sets(train_ids, val_ids, config, *, world_size: int = 1, token_bytes=None):
     """The trainer's two fixed sets: (validation windows, train probe).
 
-    The validation set has at least one batch of windows; the train probe
-    (for the final train loss) holds as many tokens, so both losses are
-    scored alike. Both are trimmed to a multiple of ``world_size``, so every
-    rank scores an equal share (W = 2: 17 windows -> 16). ``token_bytes`` (the
-    tokenizer's bytes per id) lets the validation set report bits per byte.
+    The validation set has at least one batch of windows; the train probe (for
+    the final train loss) as many tokens. Both are trimmed to a multiple of
+    ``world_size``, so every rank scores an equal share.
     """
     validation = _trimmed(validation_windows(
         val_ids, config.context_length, min_windows=max(config.batch_size, world_size),
@@ -129,12 +114,10 @@ def evaluate(
     autocast=None,
     fused: bool = False,
 ) -> float:
-    """Mean next-token loss of ``model`` over every window of ``validation``.
+    """Mean next-token loss of ``model`` over every window of ``validation``, in eval mode.
 
-    Runs in eval mode without gradients, ``batch_size`` windows per forward;
-    ``autocast`` is an optional context factory (the training precision's);
-    ``fused`` asks the model for the loss (``model(x, targets=y)``) instead of
-    materialising the (batch, T, V) logits.
+    ``autocast``: an optional context factory; ``fused``: ask the model for the
+    loss (``model(x, targets=y)``) instead of materialising the logits.
     """
     was_training = model.training
     model.eval()

@@ -1,20 +1,9 @@
 """What a run remembers of its curves: history for plots, records for metrics.jsonl.
 
-    log = TrainingLog(device, on_log=print)
-    log.add_step(loss, grad_norm, kept)        # every step: 0-d tensors, stay on the device
-    record = log.close_window(step=..., tokens=..., seconds=..., lr=..., tokens_per_second=...)
-    log.add_validation(step, val_loss, val_bpb)
-    log.emit(record)                           # -> on_log(record), e.g. a metrics.jsonl line
-
 Between log steps the losses and gradient norms are only *added up* on the
-device; ``close_window`` reads the sums back once (the one place the training
-loss crosses to the host) and records the means:
-
-    history = {"train": [(step, mean loss)], "grad_norm": [...], "lr": [...],
-               "val": [(step, loss)], "val_bpb": [(step, bits per byte)]}
-
-The open window is part of the checkpoint (``state_dict``), so a resumed run
-records exactly the points an unbroken run would.
+device; ``close_window`` reads the sums back once and records the means. The
+open window is part of the checkpoint, so a resumed run records exactly the
+points an unbroken run would.
 """
 
 from __future__ import annotations
@@ -37,8 +26,7 @@ class TrainingLog:
         self.window_steps = steps
 
     def add_step(self, loss: torch.Tensor, grad_norm: torch.Tensor, kept: torch.Tensor) -> None:
-        """One optimizer step's mean loss and pre-clip gradient norm (0 for a skipped step,
-        ``kept`` false), all 0-d tensors: nothing is read back."""
+        """One step's loss and pre-clip gradient norm, as 0-d tensors: nothing is read back."""
         self._sums += torch.stack([loss.detach().float(), grad_norm.detach().float(),
                                    kept.float()])
         self.window_steps += 1

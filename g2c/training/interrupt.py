@@ -1,13 +1,8 @@
 """Ctrl-C as a request, not a crash: the loop finishes its step, saves, and returns.
 
-    with stop_on_ctrl_c(trainer.request_stop):
-        trainer.fit()                              # Ctrl-C -> request_stop(); a second
-                                                   # Ctrl-C raises KeyboardInterrupt
-
-A training step interrupted halfway would leave gradients half-added and the
-checkpoint behind the weights; so the first Ctrl-C only sets a flag the loop
-reads between steps. Signal handlers can only be set from the main thread;
-elsewhere (a notebook's worker thread) this does nothing.
+A step interrupted halfway would leave gradients half-added, so the first
+Ctrl-C only sets a flag the loop reads between steps. Off the main thread
+(a notebook's worker) this does nothing: only it may set signal handlers.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
-"""Data parallelism applied to a model: nothing, DDP or FSDP2, by small functions.
-
-    model = wrap_model(model, context, fsdp=False, precision="fp32")
-    with gradient_sync(model, enabled=last_micro_step): loss.backward()
-    model_state, optimizer_state = full_state_dicts(model, optimizer)   # for checkpoints
+"""Data parallelism applied to a model: nothing (one process), DDP or FSDP2.
 
 DDP keeps full parameters, gradients and optimizer state on every rank and
 all-reduces the gradients. FSDP2 (``fully_shard``) keeps 1/W of each on every
-rank and all-gathers one block's parameters just before that block runs. Under
-bf16 it gathers them as bf16 — half the bytes, and the dtype autocast would
-cast them to anyway — and reduce-scatters the gradients in fp32, so the sum
-over ranks loses nothing; the sharded master weights and AdamW stay fp32.
-
-With one process (``DistributedContext()``, rank 0 of 1) every function here
-is the identity, so the trainer has a single code path.
+rank and all-gathers one block's parameters just before that block runs; under
+bf16 it gathers them as bf16 and reduce-scatters the gradients in fp32, so the
+sum over ranks loses nothing.
 """
 
 from __future__ import annotations
@@ -53,16 +45,9 @@ def wrap_model(model: nn.Module, context: DistributedContext, *, fsdp: bool = Fa
                precision: str = "fp32") -> nn.Module:
     """Move ``model`` to the context's device and wrap it for data parallelism.
 
-    One process: the model itself. DDP: ``DistributedDataParallel(model)``.
-    FSDP2: ``fully_shard`` on each block, then on the whole model, in place —
-    each block becomes one all-gather group, so at most one block's full
-    parameters exist at a time; the root group holds the embeddings, whose
-    matrix is also the (tied) unembedding. Build the optimizer *after*
-    wrapping: under FSDP2 the parameters become sharded DTensors.
-
-    ``precision`` is the run's resolved precision ("fp32", "bf16" or "fp16",
-    from ``g2c.training.precision``); under FSDP2 "bf16" gathers bf16
-    parameters and reduces fp32 gradients (``MixedPrecisionPolicy``).
+    FSDP2 shards each block, then the whole model, in place: at most one block's
+    full parameters exist at a time. Build the optimizer *after* wrapping (under
+    FSDP2 the parameters become sharded DTensors). ``precision`` is the resolved one.
     """
     if precision not in RESOLVED_PRECISIONS:
         raise ValueError(f"precision must be a resolved precision, one of {RESOLVED_PRECISIONS}; "
@@ -106,15 +91,8 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 def gradient_sync(model: nn.Module, *, enabled: bool):
-    """Context for one micro-step's forward+backward: average gradients across ranks or not.
-
-    With gradient accumulation only the last micro-step needs the all-reduce;
-    the others just add into local ``.grad`` (no communication):
-
-        for i in range(accumulation_steps):
-            with gradient_sync(model, enabled=i == accumulation_steps - 1):
-                (loss_of(model, batch_i) / accumulation_steps).backward()
-    """
+    """Context for one micro-step's forward+backward: average gradients across ranks or not
+    (with gradient accumulation only the last micro-step needs the all-reduce)."""
     if isinstance(model, nn.parallel.DistributedDataParallel):
         return nullcontext() if enabled else model.no_sync()
     if hasattr(model, "set_requires_gradient_sync"):  # an FSDP2 module
@@ -132,13 +110,10 @@ def _fsdp_gradient_sync(model, enabled: bool):
 
 
 def full_state_dicts(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
-    """Whole (unsharded) model and optimizer state on CPU, for a rank-0 checkpoint.
+    """Whole (unsharded) model and optimizer state on CPU, for a rank-0 checkpoint (collective).
 
-    A collective under DDP/FSDP: every rank calls it, rank 0 receives the
-    tensors (the other ranks get empty dicts). Keys are the plain model's
-    names ("blocks.0.attn.qkv.weight", no "module." prefix) and the optimizer
-    state is keyed by those names too, so a checkpoint written by 1 process,
-    DDP or FSDP loads into any of them.
+    Keyed by the plain model's parameter names, so a checkpoint written by 1
+    process, DDP or FSDP loads into any of them.
     """
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
 
@@ -149,11 +124,8 @@ def full_state_dicts(model: nn.Module, optimizer: torch.optim.Optimizer) -> tupl
 def load_full_state_dicts(
     model: nn.Module, optimizer: torch.optim.Optimizer, model_state: dict, optimizer_state: dict
 ) -> None:
-    """Load :func:`full_state_dicts` output into a (possibly wrapped) model and its optimizer.
-
-    Every rank passes the full dicts (each reads the checkpoint file); under
-    FSDP2 each rank keeps only its shard.
-    """
+    """Load :func:`full_state_dicts` output into a (possibly wrapped) model and its optimizer;
+    under FSDP2 each rank keeps only its shard."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
     set_state_dict(

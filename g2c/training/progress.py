@@ -2,13 +2,9 @@
 
     step 1200/2000 ━━━━━━━━━━━━━━━━━╸━━━━━━━  60% 00:41<00:27  loss=1.712 val=1.803 tok/s=61.2k
 
-The bar (tqdm) counts steps, or seconds when the run has a wall-clock
-budget, so its ETA is honest either way. It is redrawn at most four times a
-second (the loss shown is a running average), so drawing costs well under a
-percent of a step. ``quiet=True`` prints one plain line per
-evaluation instead — right for log files and CI, where a redrawn bar is noise.
-``enabled=False`` shows nothing at all (the ranks of a torchrun job other
-than rank 0 train silently).
+The bar (tqdm) counts steps, or seconds when the run has a wall-clock budget,
+and is redrawn at most four times a second. ``quiet=True`` prints one plain
+line per evaluation instead (for log files and CI).
 """
 
 from __future__ import annotations
@@ -46,8 +42,7 @@ class ProgressReporter:
 
     def update(self, *, step: int, elapsed: float, tokens_per_second: float,
                train_loss: float | None = None, val_loss: float | None = None) -> None:
-        """Called after every step (with the training loss at log steps only, where the
-        trainer reads it); redraws the bar when it is due."""
+        """Called after every step (``train_loss`` at log steps only); redraws when due."""
         if self.bar is None:
             return
         if train_loss is not None:
@@ -71,7 +66,6 @@ class ProgressReporter:
         self.bar.refresh()
 
     def message(self, text: str) -> None:
-        """Print a line without breaking the bar."""
         if not self.enabled:
             return
         if self.bar is not None:
@@ -80,8 +74,7 @@ class ProgressReporter:
             print(text, file=sys.stderr, flush=True)
 
     def evaluation(self, record: dict) -> None:
-        """Report one evaluation record (step, seconds, train_loss, val_loss, val_bpb,
-        tokens_per_second): a log line in quiet mode, the bar's text otherwise."""
+        """Report one evaluation record: a log line in quiet mode (the bar shows it otherwise)."""
         if self.enabled and self.quiet:
             bpb = "" if record.get("val_bpb") is None else f" ({record['val_bpb']:.3f} bits/byte)"
             self.message(f"step {record['step']:>6}  train {record['train_loss']:.4f}  val "

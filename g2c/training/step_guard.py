@@ -1,26 +1,13 @@
 """Non-finite steps are skipped on the device, and the ranks agree only now and then.
 
-A training step must never let a NaN or an infinity reach the weights, and
-every rank must stop at the same step. The simple way — read the loss back
-after every step and all-reduce a "stop?" flag — makes the CPU wait for the
-GPU once per step, which for a small model serializes the two. Instead:
-
-* **Skip on the device.** The step's ``broken = not finite(loss) or not
-  finite(grad norm)`` is a 0-d tensor; the fused AdamW takes it as its
-  ``found_inf`` and leaves weights, moments and step count untouched when it is
-  true (``TrainingPrecision.step(optimizer, skip=broken)``). No host read.
-* **Count on the device.** :meth:`StepGuard.note` adds the step to a small
-  tensor: how many steps were skipped since the last check, and the first of
-  them (step, loss, gradient norm) for the message.
-* **Agree now and then.** At log, evaluation and checkpoint steps, while a
-  time budget is being measured, and at the end, :meth:`StepGuard.check` reads
-  that tensor once and makes one all-reduce: did any rank skip *every* step
-  since the last check (the run has diverged: stop, saying where), did anyone
-  press Ctrl-C, and what is the shared clock. Isolated skipped steps are
-  counted and reported, as a loss scaler does.
-
-So a step between checks reads nothing back, and Ctrl-C takes effect at the
-next check (at most ``log_interval`` steps later).
+Reading the loss back after every step to decide "stop?" would make the CPU
+wait for the GPU once per step. Instead a step's ``broken`` flag (non-finite
+loss or gradient norm) stays a 0-d tensor: the fused AdamW takes it as
+``found_inf`` and leaves the weights untouched, and :meth:`StepGuard.note`
+counts it on the device. At log, evaluation and checkpoint steps
+:meth:`StepGuard.check` reads the count once and makes one all-reduce: did any
+rank skip *every* step since the last check (diverged), did anyone press
+Ctrl-C, and what is the shared clock. So Ctrl-C takes effect at the next check.
 """
 
 from __future__ import annotations

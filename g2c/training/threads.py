@@ -1,23 +1,14 @@
 """Keep a time-budgeted CPU run fast when another program grabs a core.
 
-PyTorch splits each CPU op over its threads (OpenMP), and every op ends with
-the threads waiting for each other. While they wait they *spin* — burn the
-core checking a flag — because on an idle machine the partner finishes within
-microseconds. On a shared machine the partner may have been descheduled so
-another program can run; the spinning thread then wastes its own time slice
-waiting for it. Over the ~1,000 ops of a training step that turns 40 ms into
-a second or more (measured on the 2-core reference machine: 25-80x slower
-while one other busy process ran; docs/benchmarks.md, "Time to loss").
+PyTorch's CPU threads *spin* while they wait for each other at the end of
+every op. When another program takes a core, a descheduled partner makes the
+spinning thread waste its time slice: a 40 ms step takes a second or more
+(25-80x on the 2-core reference machine; docs/benchmarks.md, "Time to loss").
 
-``ThreadGuard`` measures both choices — all threads, and one thread (which
-has no partner to wait for) — and trains with the faster, re-measuring the
-other now and then with a few steps, since the other program may start or
-finish. On an idle machine that costs a few slower steps every ~200; under
-contention it saves most of the run. A probe must win by 10%: five steps are
-a noisy measurement, and a wrong switch to one thread on an idle machine
-costs ~40% per step until it is undone. It is part of the CPU
-tuning policy (``cpu_tuning.py``), which uses it only for runs with a
-wall-clock budget.
+``ThreadGuard`` measures all threads and one thread (no partner to wait for),
+trains with the faster and re-measures the other now and then with a few
+steps. A probe must win by 10%: five steps are a noisy measurement, and a
+wrong switch to one thread on an idle machine costs ~40% per step.
 """
 
 from __future__ import annotations
@@ -112,12 +103,8 @@ class ThreadGuard:
 
 @contextmanager
 def single_thread():
-    """Run a block on one CPU thread: for generation, where every op is tiny.
-
-    Sampling feeds one sequence at a time, so each matmul is a few hundred
-    microseconds of work: a second thread saves little and, on a busy
-    machine, can cost a hundred times that waiting for its partner.
-    """
+    """Run a block on one CPU thread: for generation, where every op is so tiny that a
+    second thread saves little and, on a busy machine, can cost a hundred times that."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

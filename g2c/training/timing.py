@@ -1,16 +1,8 @@
 """Where a training loop's time goes: compute, drawing batches, evaluation, checkpoints.
 
-    timing = LoopTiming()
-    loss = timing.timed("sampling", draw_batch)      # or timing.add("compute", seconds)
-    timing.summary(loop_seconds, steps_run, tokens_per_step)
-        -> {"compute": s, "sampling": s, "evaluation": s, "checkpoint": s, "loop": s,
-            "steps": n, "tokens_per_second": r, "overhead_fraction": f}
-
-"Compute" is a whole optimizer step — forward, backward, clipping, the update
-— and includes the time spent drawing its batches ("sampling"). Everything
-else in the loop — the schedule, logging, bookkeeping — is *overhead*, the
-share of step time a faster loop could win back. Evaluation and checkpoints
-are reported on their own.
+"Compute" is a whole optimizer step, including drawing its batches
+("sampling"). The rest of the step time (schedule, logging, bookkeeping) is
+*overhead*, the share a faster loop could win back.
 """
 
 from __future__ import annotations
@@ -30,7 +22,6 @@ class LoopTiming:
         self.seconds[part] += seconds
 
     def timed(self, part: str, action):
-        """``action()``, with its duration added to ``part``."""
         started = time.perf_counter()
         try:
             return action()
