@@ -1,21 +1,13 @@
 """A trained model as a folder a person can use: ``artifacts/models/<Track>-<size>/``.
 
-    weights.safetensors   the parameters (safetensors: tensors only, nothing executable)
-    config.json           how to rebuild the model: ``{"architecture": "TransformerLM",
-                          **ModelConfig}``
+    weights.safetensors   the parameters (tensors only, nothing executable: never pickle)
+    config.json           ``{"architecture": "TransformerLM", **ModelConfig}``
     tokenizer.json        how to turn text into ids and back
-    manifest.json         the run (:class:`ArtifactManifest`): corpus manifest, training
-                          config, tokens seen, wall time, final_train_loss /
-                          final_val_loss / final_val_bpb, step-0 loss vs log(V),
-                          device, precision, library versions, the loss history
+    manifest.json         the run (:class:`ArtifactManifest`)
     run.toml              the resolved recipe: g2c pretrain --config run.toml repeats it
     metrics.jsonl, tb/    one record per log step (and TensorBoard event files)
-    loss.png              train/val curves with the dashed log(V) line
-    samples.txt           a few generations
+    loss.png, samples.txt the curves against log(V), a few generations
     checkpoint.pt         the full training state (for --resume)
-
-Every file is written atomically, so a crash leaves the old file or the new
-one. ``load_artifact`` reads weights with safetensors — never pickle.
 """
 
 from __future__ import annotations
@@ -75,7 +67,6 @@ class ArtifactManifest:
 
 
 def model_config_json(config: ModelConfig) -> dict:
-    """config.json's content: the architecture name and every ModelConfig field."""
     return {"architecture": ARCHITECTURE, **config.to_dict()}
 
 
@@ -84,7 +75,6 @@ def write_json(path: str | os.PathLike, value: dict) -> None:
 
 
 def save_weights(path: str | os.PathLike, model: torch.nn.Module) -> None:
-    """The model's parameters as safetensors (contiguous CPU tensors)."""
     from safetensors.torch import save
 
     tensors = {name: tensor.detach().cpu().contiguous()
@@ -156,12 +146,8 @@ def load_artifact(directory: str | os.PathLike) -> tuple[TransformerLM, BaseToke
 
 
 def existing_run(directory: str | os.PathLike) -> dict | None:
-    """The identity of the run already in ``directory`` (None if there is none).
-
-    ``{"run": ..., "finished": bool, "step": int | None}``: "run" is what
-    :func:`run_identity` recorded — from manifest.json for a finished run,
-    from the checkpoint for an interrupted one.
-    """
+    """``{"run": run_identity, "finished": bool, "step": int | None}`` of the run already in
+    ``directory`` (from manifest.json, or the checkpoint of an unfinished one); None if none."""
     directory = Path(directory)
     manifest_path = directory / "manifest.json"
     if manifest_path.is_file():

@@ -1,17 +1,9 @@
 """Runs side by side: one picture of their learning curves and of what each learned.
 
-    compare_runs(["artifacts/models/ShakespeareLM-407K", "artifacts/models/StoryLM-1M"],
-                 corpora=["shakespeare", "../shared/data/tinystories_sample.txt"],
-                 out="compare.png")
-
-The picture has
-* the validation curves in **bits per byte** against tokens seen, and against
-  wall-clock seconds (from each run's ``metrics.jsonl``): bits per byte, not
-  nats per token, so a character model and a BPE model share one axis;
-* given corpora, the **cross-corpus matrix** (rows: models, columns: corpora,
-  cells: bits per byte from :mod:`g2c.app.evaluate`) as a heatmap, also
-  returned as numbers and printed as a table. Each model is usually best on
-  the text it was trained on: the module's "corpus choice shapes behaviour".
+The validation curves (from ``metrics.jsonl``) are in **bits per byte**, so a
+character model and a BPE model share one axis; given corpora, the models x
+corpora matrix of :mod:`g2c.app.evaluate` is a heatmap too. Each model is
+usually best on the text it was trained on.
 """
 
 from __future__ import annotations
@@ -38,7 +30,6 @@ class Comparison:
     matrix: np.ndarray | None  # (runs, corpora) bits per byte, None without corpora
 
     def table(self) -> str:
-        """The matrix as text: one row per model, one column per corpus."""
         if self.matrix is None:
             return ""
         width = max(len(run) for run in self.runs)
@@ -59,7 +50,6 @@ def validation_curve(artifact: str | os.PathLike) -> list[tuple[int, float, floa
 
 
 def compare_figure(comparison: Comparison):
-    """The matplotlib Figure (not yet saved): curves panels, then the heatmap if any."""
     from matplotlib.figure import Figure
 
     panels = 3 if comparison.matrix is not None else 2

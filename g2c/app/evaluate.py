@@ -1,31 +1,15 @@
 """Score a trained model on any corpus: loss, perplexity and bits per byte.
 
-    evaluate_artifact("artifacts/models/ShakespeareLM-407K", ["stories.txt", "shakespeare"])
-        -> [CorpusScore(corpus="stories.txt", tokens=..., bytes=..., loss=..., bits_per_byte=...)]
+The module's question — *corpus choice shapes model behaviour* — compares
+models across tokenizers, so the score is **bits per byte** of the text.
 
-The question behind it is the module's: *corpus choice shapes model
-behaviour*. A Shakespeare model scored on stories, and a story model on
-Shakespeare, show what each learned. Nats per token cannot answer it across
-tokenizers (a BPE token spans several bytes, a character one), so the score
-that compares is **bits per byte**: the total loss in bits over the UTF-8
-bytes of the scored text.
-
-What is scored, exactly:
-
-* the corpus's *validation split*: its last 10% of characters
-  (``split_point``), starting after the next whitespace so no word is cut — or
-  the whole corpus with ``whole=True``. Both are defined on the text, not on
-  tokens, so every model, whatever its tokenizer, is scored on the same bytes;
-* the text is re-encoded with the model's own tokenizer, documents joined by
-  ``<|endoftext|>`` and one ``<|endoftext|>`` in front, so *every* text token is
-  predicted exactly once (separators cost loss but have 0 bytes);
-* windows of the model's ``max_seq_len`` follow each other with a one-token
-  overlap (the last target of one is the first input of the next), the last
-  one shorter;
-* characters a character-level model has no id for are left out of the
-  text and *reported* (``characters_left_out``, ``unknown_characters``).
-
-The split is held in memory (10% of the corpus; all of it with ``whole``).
+* The scored text is the corpus's last 10% of characters, from the next
+  whitespace on (or all of it, ``whole=True``): defined on text, so every
+  model is scored on the same bytes.
+* It is re-encoded with the model's tokenizer, documents joined by
+  ``<|endoftext|>`` and one in front, so every text token is predicted once;
+  windows of ``max_seq_len`` overlap by one token.
+* Characters a char model has no id for are left out, and reported.
 """
 
 from __future__ import annotations

@@ -1,12 +1,5 @@
 """``g2c export``: a trained artifact as a Hugging Face folder that stock ``transformers`` loads.
 
-    export_artifact("artifacts/models/ShakespeareLM-407K", "hf/shakespeare")
-    model = AutoModelForCausalLM.from_pretrained("hf/shakespeare")     # no custom code
-    tokenizer = AutoTokenizer.from_pretrained("hf/shakespeare")
-
-The folder holds ``config.json``, ``model.safetensors``, ``generation_config.json``
-and the tokenizer files (``hf_tokenizer.py``: the same ids as g2c's tokenizer).
-
 **Which architecture.** A TransformerLM goes only to a transformers class that
 computes exactly the same function — no approximation, no custom code:
 
@@ -15,30 +8,16 @@ computes exactly the same function — no approximation, no custom code:
     rotary     swiglu  rms    any    LlamaForCausalLM      StoryLM, TinyLLM
     learned    gelu    layer  any    GPT2LMHeadModel       TransformerLM's defaults
 
-and all three need ``output_bias=False``. g2c adds a learned per-token bias
-to its tied unembedding; no stock decoder with sequential pre-norm blocks has
-one (the stock heads with a bias — Phi, GPT-J, CodeGen — run attention and MLP
-in parallel). StableLM is the one stock class with LayerNorm, rotary, a gated
-MLP and bias-free projections, so the ShakespeareLM block needs no change;
-Llama has RMSNorm and optional biases; GPT-2 is the course's defaults. Any
-other model is refused with a ValueError naming the options in the way.
+and all three need ``output_bias=False``: no stock decoder with sequential
+pre-norm blocks has a bias on its tied unembedding. Any other model is refused
+with a ValueError naming the options in the way.
 
-**How the weights map.** Same numbers, other names and shapes:
-
-* the fused ``qkv`` (rows: all queries, all keys, all values; heads
-  contiguous inside each) splits into ``q_proj``/``k_proj``/``v_proj``;
-  SwiGLU's ``up`` (rows: gate, then value) into ``gate_proj``/``up_proj``;
-* rotary needs no permutation: g2c pairs channel i with i + D/2, which is
-  transformers' ``rotate_half`` layout (StableLM's ``partial_rotary_factor``
-  is set to 1: its default rotates only a quarter of each head);
-* norms keep their eps: LayerNorm's 1e-5, and RMSNorm's ``eps=None``, which in
-  torch means the dtype's machine epsilon (1.19e-7 in fp32), written explicitly;
-* GPT-2 stores its linears as ``Conv1D`` (in, out), so they are transposed, and
-  a bias-free linear becomes a zero bias;
-* the unembedding stays tied (``tie_word_embeddings``).
-
-Before writing anything, the export runs both models on a probe batch and
-refuses (ValueError) if their fp32 logits differ by more than 1e-4.
+**How the weights map.** The fused ``qkv`` splits into ``q/k/v_proj`` and
+SwiGLU's ``up`` into ``gate_proj``/``up_proj``; rotary needs no permutation
+(g2c pairs channel i with i + D/2, transformers' ``rotate_half`` layout);
+RMSNorm's ``eps=None`` is written as fp32's machine epsilon; GPT-2's ``Conv1D``
+linears are transposed and get zero biases. Before writing anything the export
+refuses models whose fp32 logits differ by more than 1e-4 on a probe batch.
 """
 
 from __future__ import annotations
@@ -85,12 +64,7 @@ TARGETS = (STABLELM, LLAMA, GPT2)
 
 
 def export_target(config: ModelConfig) -> Target:
-    """The architecture that hosts ``config`` exactly; ValueError naming the options otherwise.
-
-        export_target(ModelConfig(positions="rotary", mlp="swiglu", norm="rms",
-                                  bias=False, output_bias=False)).model_class
-        -> "LlamaForCausalLM"
-    """
+    """The architecture that hosts ``config`` exactly; ValueError naming the options otherwise."""
     for target in TARGETS:
         if not target.mismatches(config):
             return target
@@ -102,13 +76,8 @@ def export_target(config: ModelConfig) -> Target:
 
 
 def export_artifact(artifact: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Write the artifact directory ``artifact`` as a Hugging Face model folder ``out``.
-
-    ``out`` must not exist yet or be empty; it appears whole or not at all
-    (written beside it, then renamed). Needs ``pip install 'g2c[hf]'``.
-    Raises ValueError when the model has options no stock architecture
-    expresses (see :func:`export_target`) or transformers is missing.
-    """
+    """Write the artifact directory ``artifact`` as a Hugging Face model folder ``out`` (new or
+    empty; it appears whole or not at all). Needs ``pip install 'g2c[hf]'``."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} already exists and is not an empty directory; "
@@ -143,7 +112,6 @@ def export_artifact(artifact: str | os.PathLike, out: str | os.PathLike) -> Path
 
 
 def _hf_config(target: Target, model: TransformerLM, eot_id: int):
-    """The transformers config object for ``target`` with ``model``'s shapes."""
     import transformers
 
     block = model.blocks[0]

@@ -1,36 +1,15 @@
 """A g2c tokenizer as a Hugging Face ``transformers`` tokenizer with the same ids.
 
-    hf = transformers_tokenizer(tokenizer, model_max_length=128)
-    hf.save_pretrained(directory)   # tokenizer.json, tokenizer_config.json (+ chat_template.jinja)
-    AutoTokenizer.from_pretrained(directory)(text, split_special_tokens=True)["input_ids"]
-        == tokenizer.encode(text)                                  # for every text
+Both kinds become a ``tokenizers.Tokenizer``, so no custom code loads them: the
+BPE is a copy of the one g2c trained with ``tokenizers`` (it encodes with
+tiktoken only for speed); a char tokenizer becomes a ``WordLevel`` model
+behind a pre-tokenizer that isolates every character, with a ``Fuse`` decoder.
 
-Both g2c kinds become a ``tokenizers.Tokenizer`` — the Rust library behind
-transformers' fast tokenizers — so no custom code is needed to load them:
-
-* **BPE** is already one: g2c trains its merges with ``tokenizers`` and only
-  encodes with ``tiktoken`` for speed. The export is a copy of the trained
-  tokenizer (byte-level pre-tokenizer with the GPT-2 pattern, the merges,
-  byte-level decoder); the tests check that it gives tiktoken's ids.
-* **char** becomes a ``WordLevel`` model over ``[*special_tokens, *alphabet]``
-  behind a pre-tokenizer that isolates every character — one id per
-  character, as :class:`~g2c.tokenizer.CharTokenizer` — and a ``Fuse``
-  decoder that joins the characters without spaces. A character outside the
-  alphabet is an error in both (transformers says "Missing [UNK] token").
-
-The reserved tokens (``<|endoftext|>`` and, where reserved, ``<|user|>``,
-``<|assistant|>``, ``<|end|>``) keep their ids 0..3 as special tokens;
-``<|endoftext|>`` is the BOS and EOS token. One difference is deliberate:
-g2c's ``encode`` never turns reserved-token *text* into a special id, while
-transformers' convention is that it does (``tokenizer("<|end|>")`` is
-``[3]``). Chat tooling depends on that convention — ``apply_chat_template``,
-and servers that render the template to a string and then tokenize it — so
-the export keeps it, and ``tokenizer(text, split_special_tokens=True)`` is the
-call that encodes any text exactly as g2c does. With the chat tokens
-reserved, the tokenizer carries :data:`~g2c.corpora.CHAT_TEMPLATE`, so
-``apply_chat_template(messages)`` gives the ids g2c trains on for that
-conversation (``render_chat`` refuses reserved-token text inside a message,
-so there the two conventions agree).
+One difference is deliberate: transformers turns reserved-token *text* into
+special ids (``tokenizer("<|end|>")`` is ``[3]``), which chat tooling relies
+on, while g2c never does; ``tokenizer(text, split_special_tokens=True)``
+encodes any text exactly as g2c does. With the chat tokens reserved, the
+tokenizer carries :data:`~g2c.corpora.CHAT_TEMPLATE`.
 """
 
 from __future__ import annotations
@@ -60,12 +39,7 @@ def backend_tokenizer(tokenizer: BaseTokenizer):
 
 
 def transformers_tokenizer(tokenizer: BaseTokenizer, *, model_max_length: int):
-    """``tokenizer`` as a transformers fast tokenizer (needs ``pip install 'g2c[hf]'``).
-
-    ``model_max_length`` is the model's context (``max_seq_len``). The chat
-    template comes along when the tokenizer reserves the chat tokens (the BPE
-    always does; a char tokenizer when trained on conversations).
-    """
+    """``tokenizer`` as a transformers fast tokenizer (needs ``pip install 'g2c[hf]'``)."""
     from transformers import PreTrainedTokenizerFast
 
     chat = all(token in tokenizer.special_tokens for token in CHAT_TOKENS)

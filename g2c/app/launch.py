@@ -1,16 +1,8 @@
-"""``g2c pretrain --nproc N``: start the same command under torchrun for the user.
+"""``g2c pretrain --nproc N``: start the same command under torchrun (``--standalone``: one
+machine; for several call torchrun yourself, docs/scaling.md).
 
-    g2c pretrain --nproc 2 --max-steps 100
-        == python -m torch.distributed.run --standalone --nproc_per_node=2 \\
-               -m g2c pretrain --max-steps 100
-
-The command line is passed on without ``--nproc`` (torchrun's own parser
-would take ``--nproc`` for an abbreviation of its ``--nproc-per-node``); a
-worker knows it is one from torchrun's variables and trains instead of
-launching again. A user who writes ``--nproc N`` under torchrun must match
-torchrun's LOCAL_WORLD_SIZE. ``--standalone`` keeps the
-rendezvous on this machine (a free local port); for several machines call
-torchrun yourself with ``--nnodes`` and ``--rdzv-endpoint`` (docs/scaling.md).
+The command line is passed on without ``--nproc`` (torchrun would take it for
+its ``--nproc-per-node``); a worker knows it is one from torchrun's variables.
 """
 
 from __future__ import annotations
@@ -49,11 +41,8 @@ def check_nproc(nproc: int, device: str | None = None) -> int:
 
 
 def torchrun_command(nproc: int, argv: list[str], *, module: str = "g2c") -> list[str]:
-    """The torchrun command line that runs ``python -m module *argv`` on ``nproc`` processes.
-
-    ``python -m torch.distributed.run`` is the ``torchrun`` script, run by this
-    very interpreter, so the workers use the same virtual environment.
-    """
+    """torchrun (run by this interpreter, so the workers share its venv) running
+    ``python -m module *argv`` on ``nproc`` processes."""
     return [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc_per_node={nproc}", "-m", module, *argv,
@@ -63,12 +52,8 @@ def torchrun_command(nproc: int, argv: list[str], *, module: str = "g2c") -> lis
 def relaunch_under_torchrun(
     nproc: int | None, argv: list[str], *, device: str | None = None
 ) -> int | None:
-    """Run ``argv`` on ``nproc`` processes; return torchrun's exit code.
-
-    Returns None when this process should simply train: ``nproc`` is None or
-    1, or we already are one of torchrun's workers (then ``nproc`` must match
-    the number of workers torchrun started on this machine).
-    """
+    """Run ``argv`` on ``nproc`` processes and return torchrun's exit code, or None when this
+    process should simply train (no ``nproc`` or 1, or already a torchrun worker)."""
     if launched_by_torchrun():
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
         if nproc is not None and nproc != local_world:

@@ -1,18 +1,8 @@
 """A run's metrics, as it trains: ``metrics.jsonl`` always, TensorBoard when installed.
 
-One JSON object per log step (and one for each evaluation), appended and
-flushed as the run goes, so ``tail -f`` and ``g2c compare`` see a live run:
-
-    {"step": 200, "tokens": 409600, "seconds": 5.1, "train_loss": 2.04, "lr": 0.004,
-     "grad_norm": 0.61, "tokens_per_second": 80321.0, "val_loss": 2.01, "val_bpb": 2.9}
-
-With the ``tensorboard`` package (``pip install 'g2c[tensorboard]'``) the same
-numbers also go to event files under ``<artifact>/tb/`` through PyTorch's
-``SummaryWriter``, one scalar per key (``train/loss``, ``val/bpb``, …) at the
-record's step: ``tensorboard --logdir artifacts/models``.
-
-A resumed run keeps the records up to its checkpoint's step and drops later
-ones (they were written after the checkpoint and are trained again).
+One JSON object per log step, flushed as the run goes (``tail -f`` and
+``g2c compare`` see a live run); with ``tensorboard`` the same numbers go to
+``<artifact>/tb/``. A resumed run drops the records after its checkpoint's step.
 """
 
 from __future__ import annotations
@@ -52,14 +42,8 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
 
 
 class MetricsLog:
-    """Appends records to ``directory/metrics.jsonl`` (and TensorBoard); call it per record.
-
-    Args:
-        directory: the run's output directory.
-        tensorboard: write TensorBoard event files too (None: when installed).
-        resume_step: the step a resumed run restarts from (None: a new run, the
-            file starts empty).
-    """
+    """Appends records to ``directory/metrics.jsonl`` (and TensorBoard; None: when installed).
+    ``resume_step``: the step a resumed run restarts from (None: the file starts empty)."""
 
     def __init__(self, directory: str | os.PathLike, *, tensorboard: bool | None = None,
                  resume_step: int | None = None) -> None:

@@ -1,20 +1,9 @@
 """A run's output directory: checked before any work, never left half-written, never lost.
 
-    plan = plan_output(out, identity, resume=False, overwrite=False, needed_bytes=...)
-        "train"       go ahead
-        "up_to_date"  ``out`` already holds this very run, finished: nothing to do
-        raises        a different or unfinished run is there (say --overwrite or --resume),
-                      or the place cannot be written (a file in the way, no permission,
-                      not enough free space) — before any tokenizing or training
-    publish_artifact(out, write)   write(tmp) fills a sibling folder; it replaces ``out``
-
-What a reader of ``out`` can see: the old artifact or the new one, never a
-mix. Training state (``checkpoint.pt``, ``metrics.jsonl``, ``tb/``) lives in
-``out`` while the run trains; the artifact files are written into a
-temporary sibling folder, the state is moved in with them, then the two
-folders trade places with renames (the old one is removed). Leftovers of a
-killed run — temporary sibling folders and files, named by
-``g2c.atomic_files`` — are removed when the next run on ``out`` starts.
+A reader of ``out`` sees the old artifact or the new one, never a mix: the
+artifact files are written into a temporary sibling folder, the training
+state (checkpoint, metrics) is moved in with them, and the two folders trade
+places by renames. Leftovers of a killed run are removed by the next one.
 """
 
 from __future__ import annotations
@@ -56,17 +45,13 @@ def check_writable(out: Path, needed_bytes: int) -> None:
 
 
 def clean_leftovers(out: Path) -> None:
-    """Remove what killed runs left: temporary sibling folders and stray temporary files."""
     remove_stale_temporary_files(out.parent)
     remove_stale_temporary_files(out)
 
 
 def plan_output(out: Path, identity: dict, *, resume, overwrite: bool, needed_bytes: int) -> str:
-    """"train" or "up_to_date" for ``out``; raise if it holds another run or cannot be written.
-
-    ``--overwrite`` never reads what is there (a broken folder is replaced, not
-    parsed); ``--resume`` continues the checkpoint in it.
-    """
+    """"train" or "up_to_date" (this very run, finished) for ``out``; raise if it holds another
+    run or cannot be written. ``--overwrite`` never reads what is there."""
     clean_leftovers(out)
     check_writable(out, needed_bytes)
     if overwrite and not resume:
@@ -92,10 +77,8 @@ def plan_output(out: Path, identity: dict, *, resume, overwrite: bool, needed_by
 
 
 def publish_artifact(out: Path, write) -> None:
-    """Call ``write(folder)`` on a fresh sibling folder, add the training state, swap it in.
-
-    On any failure the training state goes back into ``out``, which is left as it was.
-    """
+    """Call ``write(folder)`` on a fresh sibling folder, add the training state, swap it in;
+    on any failure ``out`` is left as it was."""
     staging = temporary_directory(out.parent, out.name)
     retired = temporary_directory(out.parent, f"old-{out.name}")
     moved = []

@@ -1,9 +1,7 @@
 """loss.png: the training and validation curves against the uniform baseline log(V).
 
-The dashed line at log(V) is where a model that knows nothing sits (see
-``g2c.pretraining.initial_check``): the curves should start on it and fall
-away. A validation curve that turns up while training keeps falling is
-overfitting; one that never leaves the line is a bug.
+The curves should start on the dashed log(V) line (a model that knows
+nothing) and fall away; a validation curve that turns up is overfitting.
 """
 
 from __future__ import annotations

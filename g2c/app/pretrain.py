@@ -1,15 +1,7 @@
-"""The main job, as one function: a track in, a model artifact out.
+"""The main job, as one function: a track in, a model artifact out (``g2c pretrain``).
 
-    run_pretraining(get_track("ShakespeareLM"))    what ``g2c pretrain`` does
-
-1. prepare the corpus (``g2c.corpora.prepare_corpus``; reused when unchanged;
-   under torchrun rank 0 prepares while the others wait, then they reuse it)
-2. build the model from the track's ModelConfig and count its parameters ->
-   the artifact name
-3. refuse an output directory that holds a *different* run (or an unfinished
-   one) unless asked to ``overwrite`` or ``resume``
-4. train (``Trainer.fit``): step-0 check, progress, evaluations, checkpoints
-5. write the artifact: weights, config, tokenizer, manifest, loss.png, samples.txt
+Prepare the corpus (rank 0 first), build the model, refuse an output directory
+holding another run, train, write the artifact.
 """
 
 from __future__ import annotations
@@ -92,13 +84,8 @@ def prepare_track_corpus(track: Track, data_dir: str | Path, *, quiet: bool):
 
 
 def check_fits_in_memory(config) -> None:
-    """Refuse a model whose training state cannot fit in this machine's memory.
-
-    The model is built on the "meta" device — shapes only, no memory — and its
-    parameters and buffers counted four times over (weights, gradients, AdamW's
-    two moments). A typo such as ``--max-seq-len 1000000000`` then ends in one
-    line instead of an allocation failure.
-    """
+    """Refuse a model whose training state (weights, gradients, AdamW's two moments, counted
+    on the "meta" device) cannot fit in memory: one line instead of an allocation failure."""
     try:
         with torch.device("meta"):
             shapes = config.build()
@@ -130,10 +117,8 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
                     tensorboard: bool | None = None) -> int:
     """Train ``track`` and write its artifact; returns a process exit code (130 if interrupted).
 
-    Under torchrun every rank calls this with its ``context``
-    (``g2c.training.distributed.init_distributed``); only rank 0 prints and
-    writes files. ``tensorboard``: also write TensorBoard event files (None:
-    when the package is installed); ``metrics.jsonl`` is always written.
+    Under torchrun every rank calls this with its ``context``; only rank 0 prints
+    and writes files.
     """
     wall_start = time.perf_counter()
     context = context or DistributedContext()
@@ -229,7 +214,6 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
 
 def _write_artifact(folder: Path, model, config, tokenizer, manifest: ArtifactManifest,
                     track: Track) -> None:
-    """Every artifact file, into ``folder`` (``publish_artifact`` then swaps it in)."""
     write_model(folder, model=model, config=config, tokenizer=tokenizer)
     write_manifest(folder, manifest)
     plot_losses(folder / "loss.png", manifest.history, manifest.initial_check["log_vocab"],
@@ -253,7 +237,7 @@ def _samples(model, tokenizer, seed: int) -> str:
 
 
 def _silent(text: str) -> None:
-    """What ranks other than 0 do with a message."""
+    pass
 
 
 def _say(text: str) -> None:

@@ -1,14 +1,9 @@
 """Corpora: where text comes from, and how it becomes token streams on disk.
 
     resolve_source("shakespeare" | "tinyshakespeare" | PATH | "hf:NAME" | "a=0.7,b=0.3")
-    prepare_corpus(source, out_dir, tokenizer="bpe", vocab_size=4096, train_fraction=0.9)
-        -> PreparedCorpus  (train/val np.memmap, document offsets, tokenizer, manifest)
+    prepare_corpus(source, out_dir, tokenizer="bpe") -> PreparedCorpus (memmaps, offsets, tokenizer)
     open_prepared(out_dir) -> PreparedCorpus   (verifies every file against its sha256)
-    is_prepared_dir(path) -> bool               a folder written by prepare_corpus?
-    PreparedCorpus.data_hash                    what identifies the token data (a run's corpus)
-    shakespeare_documents()                     the built-in offline corpus, one play per document
-    render_chat(messages) -> str                a conversation as one document (chat tokens)
-    CHAT_TEMPLATE                               the same rendering as a Hugging Face Jinja template
+    render_chat(messages) -> str               a conversation as one document (chat tokens)
 """
 
 from g2c.corpora.chat import CHAT_TEMPLATE, render_chat

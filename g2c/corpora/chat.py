@@ -8,15 +8,11 @@ opened by its role token and closed by ``<|end|>``:
                  {"role": "assistant", "content": "Hello."}])
     -> "<|user|>Hi!<|end|><|assistant|>Hello.<|end|>"
 
-The rendered string is a :class:`ChatDocument`: a ``str`` whose reserved-token
-text *is* the special tokens. :func:`encode_documents` encodes it that way —
-``<|user|>`` becomes the single id ``tokenizer.special_id("<|user|>")`` — while
-in any other document the same text stays ordinary characters (so a plain
-document can never forge a turn or a document boundary). To make the split
-unambiguous, message content may not contain reserved-token text at all.
-
-:data:`CHAT_TEMPLATE` is the same rendering as a Jinja template, for Hugging
-Face's ``tokenizer.apply_chat_template``; the tests check that the two agree.
+The result is a :class:`ChatDocument`, a ``str`` whose reserved-token text
+*is* the special tokens when encoded (:func:`encode_documents`); in any other
+document the same text stays ordinary characters, so a plain document can
+never forge a turn. Message content may not contain reserved-token text.
+:data:`CHAT_TEMPLATE` is the same rendering as Jinja, for Hugging Face.
 """
 
 from __future__ import annotations
@@ -55,26 +51,10 @@ class ChatDocument(str):
 def render_chat(messages, *, add_generation_prompt: bool = False) -> ChatDocument:
     """Render a conversation as one document, the same way every time.
 
-    Each ``user``/``assistant`` message becomes ``<|role|>content<|end|>``,
-    in order, with nothing between turns. There is no system token in the
-    vocabulary: a ``system`` message may only come first, and is written as
-    its bare content closed by ``<|end|>`` — a preamble before the first turn.
-    ``add_generation_prompt=True`` appends ``<|assistant|>``, the cue for a
-    model to answer. Keys other than ``role`` and ``content`` are ignored.
-    The result is a :class:`ChatDocument`, a ``str`` that ``g2c prepare``
-    encodes with the chat tokens as special ids.
-
-        render_chat([{"role": "system", "content": "Be brief."},
-                     {"role": "user", "content": "2+2?"},
-                     {"role": "assistant", "content": "4"},
-                     {"role": "user", "content": "And 3+3?"}], add_generation_prompt=True)
-        -> "Be brief.<|end|><|user|>2+2?<|end|><|assistant|>4<|end|>"
-           "<|user|>And 3+3?<|end|><|assistant|>"
-
-    Raises ValueError, naming the message, when ``messages`` is not a non-empty
-    list of ``{"role", "content"}`` objects, a role is unknown, a ``system``
-    message is not first, a content is not a string, or a content contains
-    reserved-token text such as ``<|end|>``.
+    There is no system token: a ``system`` message may only come first and is
+    written as its bare content closed by ``<|end|>``. ``add_generation_prompt``
+    appends ``<|assistant|>``, the cue for a model to answer. A malformed
+    message is a ValueError naming it.
     """
     if not isinstance(messages, list):
         raise ValueError(f"'messages' must be a list of {{\"role\", \"content\"}} objects; "
@@ -107,22 +87,15 @@ def render_chat(messages, *, add_generation_prompt: bool = False) -> ChatDocumen
 
 
 def text_pieces(document: str) -> list[str]:
-    """The ordinary text of a document: a ChatDocument's pieces between its tokens.
-
-    For tokenizer training — a tokenizer must learn text, not token names.
-    """
+    """The ordinary text of a document (a ChatDocument's pieces between its tokens)."""
     if isinstance(document, ChatDocument):
         return [piece for piece in _RESERVED.split(document)[::2] if piece]
     return [document]
 
 
 def encode_documents(tokenizer: BaseTokenizer, texts: Sequence[str]) -> list[np.ndarray]:
-    """``tokenizer.encode_batch_arrays(texts)``, except that chat tokens become special ids.
-
-    In a :class:`ChatDocument`, ``<|user|>``, ``<|assistant|>`` and ``<|end|>``
-    are single ids; its text pieces and every other document are encoded as
-    plain text, all in one batch (so the BPE still uses every core).
-    """
+    """``tokenizer.encode_batch_arrays(texts)``, except that a ChatDocument's chat tokens
+    become special ids (all text still in one batch, so the BPE uses every core)."""
     # re.split with a group alternates text, token, text, ...: even items are text.
     split = [_RESERVED.split(t) if isinstance(t, ChatDocument) else [t] for t in texts]
     encoded = iter(tokenizer.encode_batch_arrays([p for parts in split for p in parts[::2]]))

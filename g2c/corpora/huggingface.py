@@ -6,28 +6,13 @@
                                            .csv, .arrow, .txt, ...), or one such file
     hf:/data/saved                         a folder written by Dataset(Dict).save_to_disk
 
-A local file, a folder of data files and a saved ``Dataset`` hold one split,
-``train``; a saved ``DatasetDict`` holds the splits it was saved with.
-
-Each row's ``text_field`` (``"text"``) is one document. ``datasets`` is an
-optional dependency (``pip install 'g2c[hf]'``), imported only here.
-
-**Streaming.** Rows come from the dataset builder's streaming reader (what
-``load_dataset(..., streaming=True)`` uses): a few record batches at a time,
-never a whole split in memory, so ``g2c prepare`` on a multi-gigabyte dataset
-keeps a flat RSS (see docs/benchmarks.md). A ``save_to_disk`` folder is read
-the same way, through its Arrow files.
-
-**Offline.** With ``HF_DATASETS_OFFLINE=1`` (or no network) a Hub name works
-only if the dataset is already in the datasets cache — e.g. from an earlier
-``datasets.load_dataset(NAME)`` run online. Otherwise you get one ValueError
-line saying how to get it: download its files (``hf download NAME
---repo-type dataset --local-dir DIR``) and use ``hf:DIR``, or point at local
-files. Nothing is ever fetched behind your back when offline.
-
-**Fingerprint.** The builder's config id and hash: for a Hub dataset they
-follow the revision, for local files their paths and modification times —
-so a prepared corpus is rebuilt when the data changes, and reused when not.
+Each row's ``text_field`` is one document; local data holds one split,
+``train`` (a saved ``DatasetDict``: its own splits). Rows are streamed by the
+builder's streaming reader, never a whole split in memory, so a multi-gigabyte
+dataset keeps a flat RSS. Offline, a Hub name works only from the datasets
+cache; otherwise one ValueError line says how to get it. The fingerprint is
+the builder's config id and hash (the revision, or local files' paths and
+times). ``datasets`` (``pip install 'g2c[hf]'``) is imported only here.
 """
 
 from __future__ import annotations
@@ -49,7 +34,6 @@ class HuggingFaceSource(CorpusSource):
         self.name = f"hf:{dataset}" + (f"@{split}" if split != "train" else "")
 
     def rows(self):
-        """The split as a ``datasets.IterableDataset`` (streamed, not loaded)."""
         builder = self._builder()
         try:
             return builder.as_streaming_dataset(split=self.split)
@@ -80,7 +64,6 @@ class HuggingFaceSource(CorpusSource):
         }
 
     def _builder(self):
-        """The ``datasets`` builder that reads this source (its hash identifies the data)."""
         try:
             import datasets
         except ImportError:

@@ -1,13 +1,7 @@
-"""Corpus sources for the user's own files: one file, or a folder of files.
-
-    LocalFileSource("notes.txt")                     one document (the whole file)
-    LocalFileSource("plays.txt", separator="---")    a document between separator lines
-    LocalFileSource("stories.jsonl.gz")              one document per JSON line ("text" field)
-    DirectorySource("notes/")                        every .txt/.md file below it, one document each
+"""Corpus sources for the user's own files: one file, or a folder of .txt/.md files.
 
 "Unchanged input" means the same files with the same sizes and modification
-times (the rule ``make`` uses): a cheap check that catches edits without
-re-reading gigabytes just to decide whether to re-read them.
+times (``make``'s rule): it catches edits without re-reading gigabytes.
 """
 
 from __future__ import annotations

@@ -1,33 +1,14 @@
 """``manifest.json``: what went into a prepared corpus, and the proof that it is finished.
 
-The manifest is written **last**, atomically, after every other file is in
-place — so its presence is the "finished" mark, and a directory without one
-(an interrupted run) is never taken for a result. It records:
+Written **last**, atomically, so its presence is the "finished" mark. It
+records the ``recipe`` (what determines the output: equal recipes reuse the
+directory), per-source counts, the tokenizer, the split, every data file's
+sha256 and ``data_sha256``, one hash of them all: what identifies a training
+run's data, whatever the source files' names or times.
 
-* ``recipe`` — everything that determines the output (source fingerprint,
-  tokenizer request, train_fraction, g2c version). Re-running with an equal
-  recipe reuses the directory; a different recipe refuses to overwrite it
-  unless asked.
-* ``corpus`` — name, per-source weights, documents, bytes, tokens and the
-  realised token fractions; ``documents`` — kept, skipped-empty, how many
-  were conversations (chat tokens as special ids) and how many others
-  contained special-token text (encoded as ordinary text).
-* ``tokenizer`` — kind, file, vocab size, eot id, fingerprint (``sha256``:
-  of the id mapping) and ``file_sha256`` (of the file's bytes); ``dtype``;
-  ``split`` — the contiguous rule and the cut.
-* ``splits`` — per split: file, tokens, text bytes, documents, offsets file,
-  and the sha256 of both files (``sha256``, ``doc_offsets_sha256``).
-* ``data_sha256`` — one hash for all the data a model trains on (see
-  :func:`data_sha256`): equal means the same tokens, documents and tokenizer,
-  however and whenever they were made. It is what identifies a training run's
-  data — not the source files' names or modification times.
-* ``created`` (UTC, ISO 8601) and ``g2c_version``.
-
-Why sha256, when BLAKE2 is the usual "fast hash"? Measured on the 2-core
-development VM (a 1 GiB file, warm page cache, ``hashlib.file_digest``,
-runs alternated): sha256 1.0–1.9 s, blake2b 2.1–4.2 s, sha256 about twice as
-fast in every pair — OpenSSL's sha256 uses the CPU's SHA instructions (SHA-NI),
-hashlib's blake2b has no SIMD path.
+Why sha256 rather than BLAKE2? On the 2-core development VM (1 GiB, warm
+cache) sha256 took 1.0–1.9 s and blake2b 2.1–4.2 s: OpenSSL's sha256 uses the
+CPU's SHA instructions, hashlib's blake2b has no SIMD path.
 """
 
 from __future__ import annotations
@@ -70,15 +51,8 @@ def read_manifest(directory: str | Path) -> dict:
 
 
 def is_prepared_dir(path: str | os.PathLike) -> bool:
-    """True if ``path`` is a folder whose ``manifest.json`` says it is a prepared corpus.
-
-    Any format version counts (``open_prepared`` then says whether this g2c
-    reads it); a folder without a manifest — text files, or a prepare that
-    never finished — does not.
-
-        is_prepared_dir("data/shakespeare-char")   -> True   (written by g2c prepare)
-        is_prepared_dir("notes/")                  -> False  (a folder of .txt files)
-    """
+    """True if ``path`` is a folder whose ``manifest.json`` says it is a prepared corpus (of any
+    format version: ``open_prepared`` then says whether this g2c reads it)."""
     try:
         manifest = json.loads((Path(path) / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -87,7 +61,6 @@ def is_prepared_dir(path: str | os.PathLike) -> bool:
 
 
 def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks (constant memory)."""
     with open(path, "rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
 

@@ -1,27 +1,13 @@
 """A weighted mixture of corpus sources — "corpus selection is model behaviour selection".
 
-Weights are target shares of **text bytes** (UTF-8). Documents are drawn
-whole, always from the source that is furthest below its share so far, so
-the mix is even throughout the stream (not one source then the other) and
-the same every run (no random numbers involved):
+Weights are target shares of **text bytes** — not tokens: the mix is fixed
+before any tokenizer exists. Whole documents are drawn, always from the
+source furthest below its share so far (the smallest bytes/weight; ties: the
+first listed), so the mix is even throughout the stream and the same every run.
 
-    MixtureSource([(stories, 3), (shakespeare, 1)])
-    bytes drawn:  stories 0/3   shakes 0/1    -> stories (tie: first listed)
-                  stories 2k/3  shakes 0/1    -> shakespeare
-                  ...            ... always the smallest bytes/weight
-
-Bytes, not tokens, because the mix must be fixed before any tokenizer exists
-(the BPE is trained on this very stream); the manifest reports the realised
-token shares next to the weights — they differ a little where one source
-compresses better.
-
-When a source runs out:
-
-* ``stopping="first_exhausted"`` (default): the mixture ends, so the shares
-  hold — but a tiny source caps the size of the whole mix;
-* ``stopping="all_exhausted"``: that source starts over (its documents are
-  repeated) until every source has been used up at least once — the small
-  source is *upsampled*, as in GPT-3's mix.
+When a source runs out, ``stopping="first_exhausted"`` ends the mixture (the
+shares hold, but a tiny source caps the mix); ``"all_exhausted"`` repeats it
+until every source has been used up once (upsampling, as in GPT-3's mix).
 """
 
 from __future__ import annotations

@@ -1,45 +1,21 @@
 """``prepare_corpus``: corpus -> tokenizer -> train.bin / val.bin + document index + manifest.
 
-    prepared = prepare_corpus("shakespeare", "data/shakespeare-bpe", tokenizer="bpe", vocab_size=4096)
+Two streaming passes, so memory stays flat however big the corpus is: train
+the tokenizer (BPE on the first ``tokenizer_sample_bytes`` of text: merges
+settle long before gigabytes), then encode documents in batches (BPE on every
+core) into one token file with ``<|endoftext|>`` between them, cut by tokens
+into train and val (``token_writer``).
 
-Two streaming passes, so memory stays flat however big the corpus is:
-
-1. **Tokenizer.** Train it from the document stream (BPE on the first
-   ``tokenizer_sample_bytes`` of text — merges settle long before gigabytes;
-   a char tokenizer reads everything, as it must see every character), or use
-   the one given.
-2. **Encode.** Documents are encoded in batches (BPE in parallel on every
-   core) and appended to one token file with ``<|endoftext|>`` between them;
-   then the file is cut by tokens into train (the first ``train_fraction``)
-   and val — see ``token_writer``.
-
-Decisions worth knowing:
-
-* The literal text ``"<|endoftext|>"`` in a document is ordinary text: it
-  encodes to ordinary ids, never to ``eot_id``, so it cannot split a
-  document. The manifest counts such documents.
-* Conversations (JSONL rows with ``messages``, see ``g2c.corpora.chat``) are
-  the exception by construction: their ``<|user|>``, ``<|assistant|>`` and
-  ``<|end|>`` are written as those special ids, and a char tokenizer trained
-  on a corpus that has any reserves them (ids 1..3). The manifest counts
-  them (``documents.conversations``).
-* Empty documents are skipped and counted (``documents.skipped_empty``); a
-  corpus with no text at all is an error.
-* Invalid UTF-8 is an error naming the file and byte offset, unless
-  ``encoding_errors="replace"``.
-* Everything is built in a hidden staging folder inside ``out_dir`` and
-  moved into place; ``manifest.json`` comes last, so a crash never leaves a
-  directory that looks finished. The staging folder (and ``out_dir``, if
-  this call created it) is removed on any failure, Ctrl-C included; one left
-  by a killed process is removed by the next prepare into ``out_dir``
-  (``g2c.atomic_files``). An ``out_dir`` that
-  cannot be written (a file in the way, no permission) is a ValueError before
-  any text is read.
-* Re-running with the same recipe (same inputs — see each source's
-  fingerprint — tokenizer request, fraction) returns the existing result
-  without recomputing it, after checking every file against its sha256 in the
-  manifest: a changed file (bytes flipped on disk, an edit) is reported in
-  one warning line and the directory is rebuilt.
+* Reserved-token text in a document (``"<|endoftext|>"``) is ordinary text
+  and cannot split it; only conversations (``g2c.corpora.chat``) are written
+  with the chat tokens as special ids. The manifest counts both kinds.
+* Empty documents are skipped and counted; a corpus with no text is an error.
+* Everything is built in a staging folder inside ``out_dir`` and moved into
+  place, ``manifest.json`` last, so a crash never leaves a directory that
+  looks finished; the staging folder is removed on any failure.
+* The same recipe (source fingerprint, tokenizer request, fraction) reuses
+  the existing result after checking every file's sha256; a damaged one is
+  rebuilt with a one-line warning.
 """
 
 from __future__ import annotations
@@ -106,26 +82,13 @@ def prepare_corpus(
     stopping: str = "first_exhausted",
     tokenizer_sample_bytes: int = DEFAULT_SAMPLE_BYTES,
 ) -> PreparedCorpus:
-    """Prepare ``source`` into ``out_dir`` (or reuse a finished, matching result there).
+    """Prepare ``source`` (see :func:`resolve_source`) into ``out_dir``, or reuse a finished,
+    matching result there.
 
-    Args:
-        source: a built-in name, a path, ``"hf:NAME"``, a mixture spec or a
-            :class:`CorpusSource` — see :func:`g2c.corpora.resolve_source`.
-        out_dir: the directory to write (created if needed).
-        tokenizer: ``"bpe"`` (train the course's byte-level BPE), ``"char"``
-            (train a character tokenizer), a tokenizer JSON path, or a
-            tokenizer object to use as is.
-        vocab_size: BPE vocabulary (default 4096, from 260 to 2**20 — see
-            ``g2c.tokenizer.bpe.MAX_VOCAB_SIZE``); not used by ``"char"``,
-            whose vocabulary is the corpus' alphabet + 1.
-        train_fraction: train = the first ``int(n * train_fraction)`` tokens.
-        progress: show progress bars (documents, tokens, tokens/s) on stderr.
-        overwrite: replace a prepared corpus in ``out_dir`` made from a
-            different recipe (without it, that is an error).
-        separator, text_field, encoding_errors, download, stopping: passed to
-            ``resolve_source`` for local files, tinyshakespeare and mixtures.
-        tokenizer_sample_bytes: text bytes the BPE is trained on (the start
-            of the stream).
+    ``tokenizer``: ``"bpe"`` or ``"char"`` (trained here), a tokenizer file or
+    object (used as is); ``vocab_size`` is the BPE's (default 4096). ``overwrite``
+    replaces a result of another recipe. ``separator`` … ``stopping`` go to
+    ``resolve_source``.
     """
     split_point(0, train_fraction)  # refuse a bad fraction before reading any text
     tokenizer_sample_bytes = require_positive_int("tokenizer_sample_bytes", tokenizer_sample_bytes)

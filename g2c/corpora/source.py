@@ -1,16 +1,8 @@
-"""A corpus source: something that yields documents, one string each.
+"""A corpus source: documents streamed one string each, and a fingerprint of the input.
 
-Every source answers three questions:
-
-* ``documents()`` — the text, streamed: one ``str`` per document, never the
-  whole corpus at once;
-* ``fingerprint()`` — a small JSON-able dict that changes whenever the input
-  changes (file sizes and modification times, a checksum, a package
-  version); ``prepare_corpus`` reuses a finished result only when the
-  fingerprint still matches;
-* ``components`` / ``labelled_documents()`` — which part of a mixture each
-  document came from, so the manifest can report per-source counts. A plain
-  source is a mixture of one: every document has label 0.
+``prepare_corpus`` reuses a finished result only while the fingerprint (file
+sizes and times, a checksum, a package version) still matches. A plain source
+is a mixture of one: ``labelled_documents`` labels every document 0.
 """
 
 from __future__ import annotations

@@ -1,30 +1,12 @@
 """Read documents out of local files: .txt, .md and .jsonl, optionally gzip-compressed.
 
-Files are read as bytes and decoded as UTF-8 here, so a bad byte is reported
-with the file and its byte offset instead of crashing deep inside a
-tokenizer (or, worse, being silently replaced):
-
-    ValueError: notes/a.txt: invalid UTF-8 at byte offset 1234 (invalid start byte) ...
-
-``errors="replace"`` opts in to replacing bad bytes with U+FFFD instead. For
-``.gz`` files the offset counts decompressed bytes.
-
-Layouts:
-
-* ``.txt``/``.md``: the whole file is one document, or — with ``separator`` —
-  a new document starts after every line equal to ``separator`` (the
-  separator line itself is dropped). Separated files are streamed line by
-  line, so they may be larger than memory.
-* ``.jsonl``: one JSON object per line, either a plain document — a string
-  field ``text_field`` (``"text"`` by default) — or a conversation — a
-  ``"messages"`` list, rendered by :func:`g2c.corpora.chat.render_chat` into
-  one chat document. A file may mix the two; a row holding both is an error
-  (which one did you mean?). Blank lines are ignored; a malformed line raises
-  ValueError naming the file, the line number and the problem:
-
-      ValueError: chat.jsonl:7: messages[1]: unknown role 'tool'; expected one of ...
-
-A truncated or fake ``.gz`` file is a ValueError naming the file, too.
+Bytes are decoded as UTF-8 here, so a bad byte is an error naming the file
+and byte offset, not a crash deep inside a tokenizer or a silent U+FFFD
+(unless ``errors="replace"``). A ``.txt``/``.md`` file is one document, or
+with ``separator`` a new one after every line equal to it (streamed line by
+line). A ``.jsonl`` line is a ``text_field`` string or a ``"messages"``
+conversation (:func:`g2c.corpora.chat.render_chat`); a malformed line is an
+error naming the file and line number.
 """
 
 from __future__ import annotations
@@ -90,17 +72,13 @@ def _open_binary(path: Path) -> Iterator[BinaryIO]:
 
 
 def read_text_document(path: Path, *, errors: str = "strict") -> str:
-    """The whole file as one document."""
     with _open_binary(path) as file:
         return decode_utf8(file.read(), path=path, offset=0, errors=errors)
 
 
 def iter_separated_documents(path: Path, separator: str, *, errors: str = "strict") -> Iterator[str]:
-    """Documents between lines equal to ``separator``, streamed line by line.
-
-    A UTF-8 character never contains the byte ``\\n``, so decoding each line
-    on its own is exact.
-    """
+    """Documents between lines equal to ``separator``, streamed line by line (exact: a UTF-8
+    character never contains the byte ``\\n``)."""
     lines: list[str] = []
     offset = 0
     with _open_binary(path) as file:

@@ -1,13 +1,9 @@
 """TinyShakespeare: the canonical 1,115,394-byte char-rnn file, checked by sha256.
 
-Looked for, in order: an explicit ``path``; ``$G2C_DATA_DIR/tinyshakespeare.txt``;
-the user cache ``$XDG_CACHE_HOME/g2c/tinyshakespeare.txt`` (``~/.cache`` by
-default). Only with ``download=True`` (``g2c prepare --download``) is it
-fetched from the network, into that cache. Whatever the origin, the bytes must
-hash to :data:`SHA256` — a truncated download or an edited copy would
-otherwise quietly change every result computed from "tinyshakespeare".
-
-The file has no document structure, so it is one document.
+Looked for in an explicit ``path``, ``$G2C_DATA_DIR`` and the user cache;
+fetched into the cache only with ``download=True``. Whatever the origin, the
+bytes must hash to :data:`SHA256`, or a truncated or edited copy would quietly
+change every result. The file is one document.
 """
 
 from __future__ import annotations
@@ -35,7 +31,6 @@ def cache_dir() -> Path:
 
 
 def candidate_paths(path: str | os.PathLike | None = None) -> list[Path]:
-    """The places searched, in order."""
     candidates = [Path(path)] if path is not None else []
     if os.environ.get("G2C_DATA_DIR"):
         candidates.append(Path(os.environ["G2C_DATA_DIR"]) / FILENAME)

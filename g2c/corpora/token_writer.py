@@ -8,13 +8,9 @@ token goes to an offsets file:
     stream   a b E c d e E f          (E = eot_id)
     offsets  0     3       7
 
-Splitting (after the last document, when the total n is known): train is the
-first ``cut = int(n * train_fraction)`` tokens — contiguous, as the course
-demands — and val the rest. We copy only the tail ``[cut:]`` into val.bin and
-then truncate the stream file to ``cut`` tokens, so the big train part is
-never copied. Offsets split the same way; val's offsets are shifted by
-``-cut`` and start with 0 even when the cut falls inside a document (val then
-begins with that document's tail):
+Splitting: train is the first ``cut`` tokens, val the rest. Only the tail is
+copied into val.bin and the stream truncated, so the big train part is never
+copied. Val's offsets start with 0 even when the cut falls inside a document:
 
     cut = 5:  train a b E c d     offsets [0, 3]
               val   e E f         offsets [0, 2]
@@ -93,10 +89,7 @@ def split_stream(
     token_bytes: np.ndarray,
 ) -> SplitResult:
     """Move tokens ``[cut:]`` of ``stream_path`` to ``val_path``; keep ``[:cut]`` in place.
-
-    ``token_bytes[id]`` is how many text bytes each id stands for; summing it
-    over the val tokens during the copy gives val's size in bytes for free.
-    """
+    Val's text bytes are summed from ``token_bytes[id]`` during the copy."""
     itemsize = np.dtype(dtype).itemsize
     val_bytes = 0
     with open(stream_path, "rb") as source, open(val_path, "wb") as target:
