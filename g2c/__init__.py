@@ -1,9 +1,3 @@
-"""g2c: learn language-model pretraining by doing it.
-
-The package layout follows the data flow of the course module 09B:
-``g2c.corpora`` (text) -> ``g2c.tokenizer`` (ids) -> ``g2c.pretraining``
-(stream, split, batches, loss) -> ``g2c.transformer`` (the model) ->
-``g2c.training`` (the loop). ``g2c.nn`` holds the Module-03 loss.
-"""
+"""g2c: learn language-model pretraining by doing it (layers: docs/architecture.md)."""
 
 __version__ = "0.1.0"

@@ -1,23 +1,11 @@
 """Write user-facing files atomically: a reader sees the old file or the new one, never half.
 
-    atomic_write_text("out/config.json", text)            the whole new file, or the old one
-    staging = temporary_directory("data/out", "prepare")   build files there, then rename them out
-    remove_stale_temporary_files("data/out")              what killed writers left: removed
-
-The bytes go to a temporary file in the *same directory* (so the final
-``os.replace`` is a rename within one filesystem, which POSIX makes atomic),
-are flushed to disk, and only then take the final name.
-
-Two promises beyond atomicity:
-
-* **Ordinary permissions.** The temporary file is created with mode 0666 (a
-  folder 0777) and the kernel masks it with the user's umask — exactly what
-  ``open(path, "w")`` gives (0644 with umask 022) — so every file g2c writes
-  has the same permissions. (``tempfile.mkstemp`` would make it 0600.)
-* **No litter.** A crash between creating and renaming leaves a temporary
-  behind. Every temporary is named ``.g2c-tmp-<pid>-<random>-<final name>``,
-  so :func:`remove_stale_temporary_files` can tell ours from the user's files
-  and a dead writer's from a live one (its process id no longer runs).
+The bytes go to a temporary file in the *same directory* (so ``os.replace`` is
+an atomic rename), are flushed to disk, and only then take the final name.
+Temporaries are created with mode 0666 (a folder 0777) & ~umask, as
+``open(path, "w")`` would (``mkstemp`` would make them 0600), and named
+``.g2c-tmp-<pid>-<random>-<name>``, so :func:`remove_stale_temporary_files`
+can tell a dead writer's leftovers from the user's files and a live write.
 """
 
 from __future__ import annotations
@@ -66,11 +54,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def temporary_directory(parent: str | os.PathLike, name: str) -> Path:
-    """A new empty folder in ``parent`` (mode 0777 & ~umask) to build files in, then move out.
-
-    Named like every temporary here, so if the process dies before removing it,
-    :func:`remove_stale_temporary_files` in ``parent`` removes it later.
-    """
+    """A new empty temporary folder in ``parent`` to build files in, then move out."""
     parent = Path(parent)
     while True:
         folder = _temporary_path(parent, name)
@@ -82,16 +66,8 @@ def temporary_directory(parent: str | os.PathLike, name: str) -> Path:
 
 
 def remove_stale_temporary_files(directory: str | os.PathLike) -> list[Path]:
-    """Remove the temporaries (files or folders) that dead processes left in ``directory``.
-
-    Only names this module makes (``.g2c-tmp-<pid>-…``) are touched, and only
-    when process ``<pid>`` is no longer running — a write in progress in
-    another process is left alone. Best effort: what cannot be removed (a
-    read-only folder) stays. Returns the paths removed.
-
-        remove_stale_temporary_files("artifacts/models/ShakespeareLM-0.8M")
-        -> [PosixPath('.../.g2c-tmp-4711-9f2c1a0b-checkpoint.pt')]
-    """
+    """Remove (best effort) the temporaries that dead processes left in ``directory``; return
+    their paths. A write in progress in a live process is left alone."""
     directory = Path(directory)
     if not directory.is_dir():
         return []

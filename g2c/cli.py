@@ -1,10 +1,5 @@
-"""The ``g2c`` command line: one verb per file in ``g2c/commands``.
-
-Each verb module exposes ``add_parser(subparsers)`` which registers its
-arguments and sets ``func`` — a thin shell over a Python API a notebook can
-call directly. Runs as ``g2c VERB``, ``python -m g2c VERB`` and under
-``torchrun -m g2c VERB``.
-"""
+"""The ``g2c`` command line: one verb per file in ``g2c/commands``, each registering its flags
+with ``add_parser(subparsers)`` and setting ``func``, a thin shell over a Python API."""
 
 from __future__ import annotations
 
@@ -20,11 +15,8 @@ VERBS = ("prepare", "pretrain", "sample", "evaluate", "compare", "export", "chec
 
 
 def build_parser(verbs=VERBS) -> argparse.ArgumentParser:
-    """The parser for ``verbs`` (all of them by default).
-
-    Each verb module is imported only when its parser is built, so ``g2c
-    prepare`` never imports PyTorch: ``main`` builds just the verb it runs.
-    """
+    """The parser for ``verbs``; each verb module is imported only when its parser is built,
+    so ``main`` builds just the verb it runs (``g2c prepare`` never imports PyTorch)."""
     parser = argparse.ArgumentParser(
         prog="g2c", description="Learn and do language-model pretraining."
     )

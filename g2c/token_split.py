@@ -1,8 +1,5 @@
-"""Where a token stream is cut into train and validation: one rule for the whole package.
-
-Kept free of torch so the text side (``g2c prepare``) can use it without
-importing PyTorch; ``g2c.pretraining.split_token_stream`` uses it too.
-"""
+"""Where a token stream is cut into train and validation: one rule for the whole package
+(free of torch, so ``g2c prepare`` uses it without importing PyTorch)."""
 
 from __future__ import annotations
 

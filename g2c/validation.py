@@ -1,8 +1,5 @@
-"""Argument checks shared by the public API: one clear message per mistake.
-
-torch is imported lazily: the text side (corpora, tokenizers, ``g2c prepare``)
-uses these checks too and should not pay torch's import time and memory.
-"""
+"""Argument checks shared by the public API: one clear message per mistake (torch imported
+lazily: ``g2c prepare`` uses them too and should not pay for it)."""
 
 from __future__ import annotations
 

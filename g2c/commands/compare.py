@@ -1,12 +1,5 @@
-"""``g2c compare ARTIFACT ... --out compare.png``: runs side by side, and what each learned.
-
-    g2c compare artifacts/models/A artifacts/models/B --out compare.png
-    g2c compare A B --corpus shakespeare --corpus stories.txt --all --out compare.png
-
-One picture: validation bits per byte against tokens seen and against wall
-time, and with ``--corpus`` the models x corpora matrix (also printed). A thin
-shell over :func:`g2c.app.compare.compare_runs`.
-"""
+"""``g2c compare ARTIFACT ... [--corpus SOURCE ...] --out compare.png``: a thin shell over
+:func:`g2c.app.compare.compare_runs` (curves, and the models x corpora matrix, also printed)."""
 
 from __future__ import annotations
 

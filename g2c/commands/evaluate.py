@@ -1,13 +1,5 @@
-"""``g2c evaluate ARTIFACT``: score a trained model on any corpus (loss, perplexity, bits/byte).
-
-    g2c evaluate artifacts/models/ShakespeareLM-407K                 its own corpus (validation)
-    g2c evaluate artifacts/models/ShakespeareLM-407K --corpus stories.txt --corpus shakespeare
-    g2c evaluate artifacts/models/StoryLM-1.2M --corpus notes.md --all --json
-
-A thin shell over :func:`g2c.app.evaluate.evaluate_artifact`; see there what
-exactly is scored and why bits per byte is the number that compares models
-with different tokenizers.
-"""
+"""``g2c evaluate ARTIFACT [--corpus SOURCE ...]``: a thin shell over
+:func:`g2c.app.evaluate.evaluate_artifact` (loss, perplexity, bits per byte)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,4 @@
-"""``g2c export ARTIFACT --to DIR``: a trained model as a Hugging Face ``transformers`` folder.
-
-    g2c export artifacts/models/ShakespeareLM-407K --to hf/shakespeare
-    python -c "from transformers import pipeline; \\
-               print(pipeline('text-generation', 'hf/shakespeare')('ROMEO:'))"
-
-ARTIFACT is an artifact directory or its name under artifacts/models/. A thin
-shell over :func:`g2c.app.export.export_artifact` (needs ``pip install 'g2c[hf]'``).
-"""
+"""``g2c export ARTIFACT --to DIR``: a thin shell over :func:`g2c.app.export.export_artifact`."""
 
 from __future__ import annotations
 

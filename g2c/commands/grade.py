@@ -1,11 +1,5 @@
-"""``g2c grade MODULE [NOTEBOOK]``: grade a module's exercises offline.
-
-Runs the notebook (your working copy by default) in a fresh kernel and
-prints one row per exercise — passed / needs work / skipped / hint — and a
-total. The exit code is non-zero only when grading itself fails (unreadable
-notebook, unknown module, a kernel that dies), never for wrong answers.
-From a notebook cell, ``g2c.course.grade("09b", globals())`` does the same
-on the live kernel.
+"""``g2c grade MODULE [NOTEBOOK]``: grade a module's exercises offline (see
+:mod:`g2c.course.notebook_grading`). Only a failure to grade, never a wrong answer, exits non-zero.
 """
 
 from __future__ import annotations

@@ -1,11 +1,4 @@
-"""``g2c prepare``: turn a corpus into train.bin / val.bin, a document index and a manifest.
-
-    g2c prepare --corpus shakespeare --tokenizer bpe --vocab-size 4096 --out data/shakespeare-bpe
-    g2c prepare --corpus tinyshakespeare --tokenizer char --out data/tiny-char
-    g2c prepare --corpus "stories.jsonl.gz=3,shakespeare=1" --out data/mix
-
-A thin shell over :func:`g2c.corpora.prepare_corpus`.
-"""
+"""``g2c prepare --corpus SOURCE --out DIR``: a thin shell over :func:`g2c.corpora.prepare_corpus`."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""``g2c sample ARTIFACT``: generate text from a trained model.
-
-    g2c sample artifacts/models/ShakespeareLM-407K --prompt "ROMEO:" --temperature 0.8
-    g2c sample artifacts/models/StoryLM-5.1M --top-k 50 --seed 3 --num-samples 2
-
-ARTIFACT is an artifact directory or its name under artifacts/models/.
-Generation stops at <|endoftext|> or after --max-new-tokens.
-"""
+"""``g2c sample ARTIFACT [--prompt TEXT]``: generate text from a trained model, up to
+<|endoftext|> or --max-new-tokens."""
 
 from __future__ import annotations
 

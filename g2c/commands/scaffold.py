@@ -1,9 +1,5 @@
-"""``g2c scaffold MODULE --out DIR``: write the student version of the project.
-
-A full copy in which the module's marked solution regions become
-``raise NotImplementedError`` and its notebook answers are blank; see
-:mod:`g2c.course.scaffold`.
-"""
+"""``g2c scaffold MODULE --out DIR``: write the student version of the project
+(:mod:`g2c.course.scaffold`)."""
 
 from __future__ import annotations
 

@@ -1,22 +1,9 @@
 """Grade a module's exercises from the answers in a notebook's namespace.
 
-Every exercise reads one variable, ``answer_<n>``, and ends in one of four
-states:
-
-    passed      the answer is right
-    needs work  the answer is wrong; the feedback says what is missing
-    skipped     no answer yet (None, "", ..., or the code still raises
-                NotImplementedError) — blank is not wrong
-    hint        the answer asks for help (a short string with the word
-                "hint", e.g. ``answer_3 = "hint"``): the hint, no grade
-
-Each exercise is checked on its own: an answer that breaks its checker is
-reported as "needs work" for that exercise and grading goes on.
-
-From a notebook cell::
-
-    from g2c.course import grade
-    grade("09b", globals())
+Every exercise reads one variable, ``answer_<n>``, and is passed, needs work
+(the feedback says what is missing), skipped (no answer yet: blank is not
+wrong) or hint (a short string asking for one). An answer that breaks its
+checker is "needs work" for that exercise alone.
 """
 
 from __future__ import annotations
@@ -30,7 +17,6 @@ from typing import Any
 from g2c.course.modules import get_module
 
 PASSED, NEEDS_WORK, SKIPPED, HINT = "passed", "needs work", "skipped", "hint"
-STATUSES = (PASSED, NEEDS_WORK, SKIPPED, HINT)
 GRADE_MIMETYPE = "application/vnd.g2c.grade+json"  # machine-readable copy of a report
 
 _HINT_WORD = re.compile(r"\bhints?\b", re.IGNORECASE)
@@ -39,11 +25,8 @@ _MAX_HINT_REQUEST_WORDS = 8  # longer text is an answer that happens to say "hin
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise: its answer variable, how to check it, and a hint.
-
-    ``check(answer, namespace)`` returns ``(passed, feedback)``; it may raise
-    NotImplementedError to say "not attempted yet".
-    """
+    """One exercise; ``check(answer, namespace)`` returns ``(passed, feedback)`` or raises
+    NotImplementedError for "not attempted yet"."""
 
     number: int
     title: str
@@ -120,7 +103,6 @@ class GradeReport:
         )
 
     def table(self) -> str:
-        """A plain-text table: one row per exercise, feedback wrapped under it."""
         title_width = max(len(result.title) for result in self.results)
         rows = [f"{'#':>2}  {'exercise':<{title_width}}  status", "-" * (title_width + 18)]
         for result in self.results:

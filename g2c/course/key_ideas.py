@@ -1,11 +1,5 @@
-"""Check a prose answer for the ideas it must contain, offline.
-
-There is no language model to ask, so each key idea is a handful of
-regular expressions for the ways learners tend to say it; the idea counts as
-present when any of them matches the lower-cased answer. This is generous on
-wording and strict on content: an answer that never mentions, say, the
-future being hidden is told exactly that.
-"""
+"""Check a prose answer for the ideas it must contain, offline: each key idea is a few
+regular expressions for the ways learners say it (generous on wording, strict on content)."""
 
 from __future__ import annotations
 

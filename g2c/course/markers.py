@@ -1,16 +1,8 @@
 """Solution markers: how one source holds both the solution and the exercise.
 
-A solution region is a run of lines between two comment lines that name the
-course module it belongs to, ``# BEGIN SOLUTION 09b`` and
-``# END SOLUTION 09b``, indented like the code they enclose. The reference
-project runs the code between them; ``g2c scaffold`` swaps each region of
-the module being taught for a blank (``raise NotImplementedError`` in a
-Python file, an empty answer in a notebook cell).
-
-Mistakes in markers would silently ship a solution to learners, so every
-one is an error naming the file and line: a BEGIN without its END, an END
-without a BEGIN, a region inside a region, mismatched or missing module ids,
-and ids of modules the course does not have.
+A region runs from ``# BEGIN SOLUTION 09b`` to ``# END SOLUTION 09b``; ``g2c
+scaffold`` blanks the regions of the module being taught. A malformed marker
+would silently ship a solution to learners, so each is an error naming the line.
 """
 
 from __future__ import annotations
@@ -52,10 +44,8 @@ def _marker_module_id(rest: str, where: str, line_number: int, kind: str) -> str
 
 
 def find_solution_regions(text: str, where: str) -> list[SolutionRegion]:
-    """All solution regions in ``text``; MarkerError on any malformed marker.
-
-    ``where`` names the text in error messages (a path, or a notebook cell).
-    """
+    """All solution regions in ``text`` (``where`` names it in errors); MarkerError on any
+    malformed marker."""
     regions = []
     open_marker = None  # (line index, module id, indent) of an unclosed BEGIN
     for index, line in enumerate(text.splitlines()):
@@ -99,11 +89,8 @@ def replace_solution_regions(
     where: str,
     blank: Callable[[SolutionRegion], str],
 ) -> str:
-    """``text`` with each region of ``module_id`` (markers included) replaced by ``blank(region)``.
-
-    Regions of other modules stay as they are. ``blank`` returns the
-    replacement lines as one string without the final newline.
-    """
+    """``text`` with each region of ``module_id`` (markers included) replaced by ``blank(region)``
+    (the replacement lines without the final newline)."""
     module_id = get_module(module_id).id
     lines = text.splitlines(keepends=True)
     pieces, position = [], 0

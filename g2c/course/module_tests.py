@@ -1,10 +1,5 @@
-"""Run a course module's tests in a fresh interpreter and count the outcomes.
-
-The run imports ``g2c`` from ``root`` (it goes first on PYTHONPATH), so the
-tests judge that checkout — a student copy, say — and not whichever g2c
-happens to be installed. Counts come from pytest's JUnit XML report rather
-than from parsing its human-readable summary line.
-"""
+"""Run a course module's tests in a fresh interpreter and count the outcomes (from pytest's
+JUnit XML). ``root`` goes first on PYTHONPATH, so the tests judge that checkout."""
 
 from __future__ import annotations
 
@@ -53,10 +48,8 @@ def _counts_from_junit(path: Path) -> tuple[int, int, int, int]:
 
 
 def run_module_tests(module_id: str, root: str | Path = PROJECT_ROOT) -> ModuleTestSummary:
-    """Run the tests of ``module_id`` in the project at ``root``; never raises on failures.
-
-    RuntimeError only when pytest could not run at all (e.g. not installed).
-    """
+    """Run the tests of ``module_id`` in the project at ``root``; RuntimeError only when pytest
+    could not run at all."""
     module = get_module(module_id)
     root = Path(root).resolve()
     env = dict(os.environ)

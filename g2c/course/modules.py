@@ -1,10 +1,4 @@
-"""The course modules this project teaches, by id.
-
-A module id is a two-digit number and a letter, ``09b``; learners type it
-many ways (``9b``, ``09B``), so every entry point normalises it first.
-Each module names its clean notebook, the tests that say whether its code
-works, and the exercises the grader checks.
-"""
+"""The course modules this project teaches, by id (``09b``; ``9b`` and ``09B`` normalise to it)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,9 @@
 """``g2c grade``: run a notebook in a fresh kernel, then grade what it computed.
 
-The answers only exist after the notebook's cells have run (exercise 7
-trains a model), so the grader executes a copy of the notebook top to bottom
-with nbclient, lets cells fail (``allow_errors``) so one broken cell cannot
-hide the other exercises, and appends one cell that calls
-:func:`g2c.course.grade` on the kernel's ``globals()``. Its report comes
-back as JSON inside that cell's output. The file itself is never written.
-
-Two things only the notebook's structure can tell are then folded in: an
-exercise whose Answer cell is missing, and one whose Answer cell raised.
+The answers exist only after the cells have run, so a copy of the notebook
+runs top to bottom (cells may fail: one broken cell hides no other exercise)
+plus one cell calling :func:`g2c.course.grade`, whose report comes back as
+JSON in its output. Missing or failing Answer cells are then folded in.
 """
 
 from __future__ import annotations
@@ -25,12 +20,8 @@ from g2c.course.notebooks import answer_cell_indices, read_notebook
 
 
 def execute_notebook(notebook, directory: Path, *, allow_errors: bool, timeout: int = 600):
-    """Run every cell of ``notebook`` in place, in a fresh ``python3`` kernel.
-
-    The kernel starts in ``directory`` (as JupyterLab would start it) and
-    uses this interpreter: jupyter_client resolves the ``python3`` spec's
-    ``python`` to ``sys.executable``, so the venv that runs us runs the cells.
-    """
+    """Run every cell of ``notebook`` in place, in a fresh ``python3`` kernel of this interpreter
+    started in ``directory``."""
     client = NotebookClient(
         notebook,
         timeout=timeout,
@@ -66,12 +57,8 @@ def _report_in(cell) -> GradeReport:
 
 
 def grade_notebook(module_id: str, path: str | Path, *, timeout: int = 600) -> GradeReport:
-    """Execute the notebook at ``path`` and grade every exercise of ``module_id``.
-
-    Raises ValueError/FileNotFoundError for a notebook that cannot be read
-    and RuntimeError when the kernel dies; problems with single answers are
-    results, not exceptions.
-    """
+    """Execute the notebook at ``path`` and grade every exercise of ``module_id`` (problems with
+    single answers are results; RuntimeError when the kernel dies)."""
     module = get_module(module_id)
     path = Path(path).resolve()
     notebook = read_notebook(path)

@@ -1,10 +1,7 @@
 """Read exercise notebooks and find their Answer cells.
 
-An exercise is two cells: a markdown cell headed ``### Exercise 3 — Question:``
-and a code cell whose first line is ``# Exercise 3 — Answer: ...``. The
-header is visible text rather than hidden cell metadata so that learners can
-see — and keep — what makes a cell an answer. If an Answer cell is
-duplicated, the last copy counts (it is the one that ran last top to bottom).
+An Answer cell is a code cell whose first line is ``# Exercise 3 — Answer: ...``:
+visible text rather than hidden metadata, so learners see what makes it one.
 """
 
 from __future__ import annotations
@@ -20,11 +17,7 @@ _ANSWER_HEADER = re.compile(r"#\s*Exercise\s+(?P<number>\d+)\s*[—–-]+\s*Answ
 
 
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
-    """Load and validate a notebook; ValueError saying what is wrong with it.
-
-    FileNotFoundError when there is no file. Malformed JSON and cells that
-    break the notebook schema are both reported with where the problem is.
-    """
+    """Load and validate a notebook; ValueError saying what is wrong with it, and where."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no notebook at {path}")

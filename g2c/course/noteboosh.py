@@ -1,16 +1,8 @@
 """``./noteboosh.sh <module> [--fresh] [--no-launch]``: open a module's notebook.
 
-The shell script builds ``.venv`` (``make venv``, the rule ``make test``
-uses) and then runs this module from the project root. In order, it:
-
-1. runs the module's tests and warns — without stopping — when some fail
-   (in the student version several fail until the exercises are done);
-2. archives the working copy when ``--fresh`` is given;
-3. copies the clean notebook to ``notebooks/work/`` if there is no copy yet;
-4. checks the working copy is a readable notebook, and if not, says how to
-   restore it (nothing is overwritten);
-5. starts JupyterLab on it — no browser when there is no display — and
-   prints the URL to open, or says how to install JupyterLab.
+Runs the module's tests (warning, not stopping, on failures), archives the
+working copy with ``--fresh``, copies the clean notebook if there is no copy,
+checks it, and starts JupyterLab on it.
 """
 
 from __future__ import annotations

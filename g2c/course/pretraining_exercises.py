@@ -1,9 +1,5 @@
-"""The seven exercises of module 09B — Pretraining, and how each is checked.
-
-The notebook ``notebooks/clean/09b-pretraining.ipynb`` asks them; the
-constants below are the numbers its questions quote, so the grader and the
-questions agree (the notebook test grades the reference answers).
-"""
+"""The seven exercises of module 09B — Pretraining, and how each is checked (the constants are
+the numbers the notebook's questions quote)."""
 
 from __future__ import annotations
 

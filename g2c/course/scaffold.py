@@ -1,20 +1,10 @@
 """``g2c scaffold``: generate the student version of the project from this one.
 
-There is one source: the reference project, whose solution regions are
-marked (see :mod:`g2c.course.markers`). The student copy is every file git
-knows about (tracked, or new and not ignored — so no ``.venv``, caches or
-working notebooks) with each region of the chosen module blanked:
-
-* in ``.py`` files the region becomes ``raise NotImplementedError(...)`` at
-  the region's indentation; the docstring above it stays, so the recipe the
-  learner follows is still there;
-* in notebooks the region (it must sit in an Answer cell) becomes
-  ``answer_<n> = None``, which the grader reports as skipped, and every
-  output is cleared so no printed solution survives.
-
-All markers are checked before anything is written, and the copy is built
-in a scratch directory next to ``out_dir`` and renamed into place at the
-end, so a failed run leaves no half-made project behind.
+The copy is every file git knows about with each solution region of the
+module blanked: ``raise NotImplementedError`` in ``.py`` files (the docstring
+above stays), ``answer_<n> = None`` in a notebook's Answer cell, all outputs
+cleared. Every marker is checked before anything is written, and the copy is
+built beside ``out_dir`` and renamed into place.
 """
 
 from __future__ import annotations
@@ -104,11 +94,8 @@ def _student_notebook(notebook, module: CourseModule, where: str) -> int:
 
 
 def _plan(root: Path, files: list[str], module: CourseModule) -> dict[str, object]:
-    """The changed content of each file that holds ``module``'s regions.
-
-    Every ``.py`` and ``.ipynb`` is parsed, so a malformed marker anywhere
-    stops the run before anything is written.
-    """
+    """The changed content of each file that holds ``module``'s regions (every file is parsed,
+    so a malformed marker anywhere stops the run)."""
     changed = {}
     for name in files:
         path = root / name

@@ -1,23 +1,13 @@
-"""The learner's working copy of a module notebook, and the archive of old ones.
-
-    notebooks/clean/09b-pretraining.ipynb              the clean notebook (in git)
-    notebooks/work/09b-pretraining.ipynb               the learner's copy (gitignored)
-    notebooks/archive/20250101-120000/09b-...ipynb     earlier copies (gitignored)
-
-Starting again never deletes anything: the current copy is *moved* into a
-timestamped archive folder first. Both the first copy and the move are
-renames within one folder tree, so an interrupted run leaves either the old
-file or the new one, never half of either.
-"""
+"""The learner's working copy of a module notebook (``notebooks/work/``), and the archive of
+old ones (``notebooks/archive/<timestamp>/``): starting again never deletes anything."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from g2c.atomic_files import atomic_write_bytes
 from g2c.course.modules import CourseModule
 
 WORK_DIR = Path("notebooks/work")
@@ -53,14 +43,4 @@ def ensure_working_copy(module: CourseModule, root: Path) -> tuple[Path, bool]:
     clean = root / module.notebook
     if not clean.is_file():
         raise FileNotFoundError(f"the clean notebook {clean} is missing; restore it with git")
-    work.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(prefix=f".{work.name}.", suffix=".tmp", dir=work.parent)
-    os.close(handle)
-    try:
-        shutil.copyfile(clean, scratch)
-        os.chmod(scratch, 0o644)  # mkstemp makes it private; this is an ordinary file
-        os.replace(scratch, work)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
-    return work, True
+    return atomic_write_bytes(work, clean.read_bytes()), True
