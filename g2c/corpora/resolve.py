@@ -8,9 +8,7 @@
     "hf:data/stories"                local data files or a save_to_disk folder, via ``datasets``
     "shakespeare=0.7,notes/=0.3"     a mixture: SOURCE=WEIGHT pairs joined by commas
 
-In Python a mixture can also be a dict ``{"shakespeare": 0.7, "notes/": 0.3}``
-or a list of ``(source, weight)`` pairs, and any :class:`CorpusSource` passes
-through unchanged.
+In Python a mixture may also be a dict or a list of ``(source, weight)`` pairs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Stream encoded documents to disk, then cut the stream into train and val by tokens.
 
-Writing (one pass, constant memory): documents are appended to one token file
-with ``<|endoftext|>`` *between* them, and the index of each document's first
-token goes to an offsets file:
+Documents go to one token file with ``<|endoftext|>`` *between* them, and each
+document's first index to an offsets file:
 
     docs     "ab"  "cde"  "f"
     stream   a b E c d e E f          (E = eot_id)

@@ -29,12 +29,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _check_inputs(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int,
                   check_targets: bool) -> bool:
-    """Raise on malformed input; return True when no row is known to be ignored.
-
-    The range check reads the targets back to the host: ``check_targets=False``
-    skips it (for callers whose targets are valid by construction, like the
-    trainer, so a GPU never waits for it) and assumes some rows may be ignored.
-    """
+    """Raise on malformed input; return True when no row is known to be ignored (unknown with
+    ``check_targets=False``, which skips the range check's read back to the host)."""
     if not isinstance(logits, torch.Tensor) or not logits.dtype.is_floating_point:
         raise TypeError(
             f"logits must be a floating-point torch.Tensor of shape (N, V); got "

@@ -113,24 +113,14 @@ def linear_cross_entropy(
 
     Args:
         hidden: (N, d) or (B, T, d) final hidden states.
-        weight: (V, d) output embedding (the token embedding when tied).
+        weight: (V, d) output embedding (the token embedding when tied); ``bias``: (V,).
         targets: (N,) or (B, T) integer next-token ids, matching ``hidden``.
-        bias: optional (V,) output bias.
-        ignore_index: target value whose positions add no loss, no gradient
-            and do not count in the mean (an all-ignored mean is 0, as in
-            :func:`g2c.nn.cross_entropy`).
-        reduction: ``"mean"`` over non-ignored positions, ``"sum"``, or
-            ``"none"`` for per-position losses shaped like ``targets``.
-        z_loss: coefficient of the PaLM z-loss ``lse²`` added to every
-            position's loss (see the module docstring); 0 turns it off.
-        chunk_size: rows per chunk. ``None`` picks the largest power of two
-            whose fp32 logits fit in 128 MiB, and below
-            ``PLAIN_PATH_MAX_LOGITS`` logits takes the plain materialised
-            path; an explicit value always chunks.
-        check_targets: refuse target ids outside [0, V) with a clear error.
-            The check reads the targets back to the host; a caller whose
-            targets are valid by construction (the trainer) turns it off so
-            the device never waits.
+        ignore_index, reduction: as in :func:`g2c.nn.cross_entropy`.
+        z_loss: coefficient of the PaLM z-loss (the module docstring); 0 turns it off.
+        chunk_size: rows per chunk; ``None`` picks one (and takes the plain path
+            below ``PLAIN_PATH_MAX_LOGITS`` logits).
+        check_targets: refuse ids outside [0, V); reads the targets back to the
+            host, so a caller whose targets are valid by construction turns it off.
 
     Returns the loss in fp32 (fp64 for fp64 inputs). With ``"mean"``/``"sum"`` the gradients are
     computed during the forward pass (evaluate under ``torch.no_grad()`` to

@@ -3,13 +3,8 @@
 A model that has learned nothing spreads probability evenly over the V
 tokens, so its loss is ``-log(1/V) = log(V)`` (4.17 for V = 65, 10.83 for
 V = 50,257). Before the first update the measured loss should sit near it:
-
-* far **below** log(V): the model already "knows" the answers — suspect
-  targets equal to inputs (no shift), a wrong reshape that pairs logits with
-  the wrong targets, the future leaking through attention, trivial data, or a
-  checkpoint that was already trained;
-* far **above** log(V): the initial logits are too confident — suspect the
-  initialisation scale.
+far below, the model already "knows" the answers (a bug, :data:`SUSPECTS_TOO_LOW`);
+far above, its initial logits are too confident (:data:`SUSPECTS_TOO_HIGH`).
 """
 
 from __future__ import annotations

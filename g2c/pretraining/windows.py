@@ -1,11 +1,6 @@
 """The pieces every batch sampler shares: gather windows, check a document index, move a batch.
 
-    gather_windows(ids, starts, T + 1)        (B,) starts -> (B, T+1) rows ids[s : s+T+1]
-    check_document_offsets(offsets, len(ids)) the document index, validated, as int64
-    move_batch(tensor, device)                to the training device (pinned when CPU -> CUDA)
-
-``get_lm_batch`` (random windows), ``DocumentSampler`` (windows inside one
-document) and ``get_packed_batch`` (rows of whole documents) differ only in
+``get_lm_batch``, ``DocumentSampler`` and ``get_packed_batch`` differ only in
 *which* tokens they pick; these are the parts they have in common.
 """
 

@@ -1,19 +1,11 @@
 """What every g2c tokenizer shares: special tokens, checked decoding, one JSON file.
 
-A tokenizer maps text to integer ids and back. Both kinds in g2c (characters
-and byte-level BPE) reserve ``<|endoftext|>`` — the separator written *between*
-documents in a token stream — at id 0, and only ever emit it when asked via
-``eot_id``: the literal text ``"<|endoftext|>"`` inside a document is encoded as
-ordinary characters/bytes, so no document can forge a boundary.
-
-    tok.encode("hi")          -> [5, 6]
-    tok.decode([5, 6, 0])     -> "hi<|endoftext|>"
-    tok.encode("<|endoftext|>") never contains tok.eot_id
-
-Every tokenizer saves to one JSON file ``{"format": "g2c-tokenizer", "kind":
-..., ...}``; ``fingerprint`` is the sha256 of its canonical JSON, which the
-prepared-corpus manifest records so a token file is never read with the wrong
-vocabulary.
+Both kinds reserve ``<|endoftext|>``, the separator written *between*
+documents, at id 0 and emit it only when asked via ``eot_id``: the literal text
+inside a document stays ordinary characters, so no document can forge a
+boundary (``tok.encode("<|endoftext|>")`` never contains ``tok.eot_id``).
+Every tokenizer saves to one JSON file; ``fingerprint``, the sha256 of its
+canonical JSON, keeps a token file from being read with the wrong vocabulary.
 """
 
 from __future__ import annotations
@@ -22,7 +14,7 @@ import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -191,9 +183,10 @@ def _require_str(name: str, value) -> str:
     return value
 
 
-def require_texts(texts: Sequence[str]) -> Sequence[str]:
-    """Raise TypeError unless every item is a str (a clearer message than the libraries')."""
+def checked_texts(texts: Iterable[str]) -> Iterator[str]:
+    """Yield ``texts``; TypeError at the first item that is not a str (clearer than the
+    libraries' message)."""
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{index}] must be a str; got {type(text).__name__}")
-    return texts
+        yield text

@@ -23,15 +23,11 @@ punctuation with letters — so no merge can spell one. And the literal text
 the library's special-token matching on input), so a document can never
 forge a document boundary; only code that appends ``eot_id`` can.
 
-Two libraries, one vocabulary. Hugging Face ``tokenizers`` learns the merges
-and its JSON is what we save (so other tools can load the file). Encoding
-runs on ``tiktoken`` built from the same vocabulary — about ten times faster
-on the same text and cores (see docs/benchmarks.md), which is what makes
-multi-gigabyte corpora practical on a laptop. The two apply merges by
-different rules (merge order vs rank of the merged bytes); for a vocabulary
-learned by BPE training these give the same ids, and the tests check it on
-real and adversarial text. g2c only ever encodes with ``tiktoken``, so a
-prepared corpus never depends on which rule you believe.
+Two libraries, one vocabulary: Hugging Face ``tokenizers`` learns the merges
+(its JSON is what we save); ``tiktoken`` built from the same vocabulary
+encodes, about ten times faster (docs/benchmarks.md). Their merge rules differ
+(merge order vs rank) but give the same ids for a vocabulary learned by BPE,
+as the tests check; g2c only ever encodes with ``tiktoken``.
 """
 
 from __future__ import annotations
@@ -47,7 +43,7 @@ import numpy as np
 import tiktoken
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from g2c.tokenizer.base import SPECIAL_TOKENS, BaseTokenizer, require_texts
+from g2c.tokenizer.base import SPECIAL_TOKENS, BaseTokenizer, checked_texts
 from g2c.validation import require_positive_int
 
 MIN_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256  # the specials plus every byte
@@ -188,7 +184,7 @@ class G2CTokenizer(BaseTokenizer):
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=show_progress,
         )
-        _train_interruptibly(hf, _checked_documents(texts), trainer)
+        _train_interruptibly(hf, checked_texts(texts), trainer)
         return cls(hf)
 
     @property
@@ -206,7 +202,7 @@ class G2CTokenizer(BaseTokenizer):
 
     def encode_batch_arrays(self, texts: Sequence[str]) -> list[np.ndarray]:
         pieces, owner = [], []
-        for index, text in enumerate(require_texts(texts)):
+        for index, text in enumerate(checked_texts(texts)):
             _refuse_surrogates(text)
             for piece in split_at_safe_cuts(text):
                 pieces.append(piece)
@@ -260,25 +256,14 @@ def _refuse_surrogates(text: str) -> None:
             ) from None
 
 
-def _checked_documents(texts: Iterable[str]):
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{index}] must be a str; got {type(text).__name__}")
-        yield text
-
-
 def _train_interruptibly(hf: Tokenizer, texts: Iterator[str], trainer) -> None:
     """``hf.train_from_iterator(texts, trainer)``, but Ctrl-C and errors in ``texts`` end it now.
 
-    The library trains with the GIL released and no way to cancel; an error
-    raised by the iterator (Ctrl-C's KeyboardInterrupt included) only *ends
-    the input*: the merges are still learned from what was read — tens of
-    seconds — and only then is the error raised. So the library runs in a
-    worker thread while this thread waits, interruptibly, for the first
-    outcome: the worker's end, or an error from ``texts`` the moment it is
-    raised. On Ctrl-C or an error the worker is told to stop reading and left
-    to finish in the background (a daemon thread: it never delays the
-    process's exit); its result is dropped.
+    The library cannot be cancelled: an error from the iterator only *ends the
+    input*, and the merges are still learned (tens of seconds) before it is
+    raised. So the library runs in a daemon worker thread while this thread
+    waits, interruptibly, for the worker's end or the iterator's first error;
+    then the worker is told to stop reading and its result is dropped.
     """
     outcomes: queue.SimpleQueue = queue.SimpleQueue()  # None, or the first error
     stop = threading.Event()

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from g2c.tokenizer.base import EOT, SPECIAL_TOKENS, BaseTokenizer, require_texts
+from g2c.tokenizer.base import EOT, SPECIAL_TOKENS, BaseTokenizer, checked_texts
 
 
 class CharTokenizer(BaseTokenizer):
@@ -59,9 +59,7 @@ class CharTokenizer(BaseTokenizer):
               ) -> CharTokenizer:
         """Collect the alphabet of ``texts`` (an iterable of documents, read once)."""
         seen: set[str] = set()
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{index}] must be a str; got {type(text).__name__}")
+        for text in checked_texts(texts):
             seen.update(text)
         if not seen:
             raise ValueError("cannot train a CharTokenizer on an empty corpus (no characters)")
@@ -80,7 +78,7 @@ class CharTokenizer(BaseTokenizer):
         return len(self._specials) + len(self._alphabet)
 
     def encode_batch_arrays(self, texts: Sequence[str]) -> list[np.ndarray]:
-        return [self._encode_array(text) for text in require_texts(texts)]
+        return [self._encode_array(text) for text in checked_texts(texts)]
 
     def _encode_array(self, text: str) -> np.ndarray:
         try:

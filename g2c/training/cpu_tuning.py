@@ -1,26 +1,12 @@
 """The CPU-speed policy: every machine-specific trick of a CPU run, behind one switch.
 
-PyTorch's defaults are correct everywhere; on a CPU four things make a
-training step measurably faster (docs/benchmarks.md, "Time to loss"):
-
-    bf16 where it is native     ``precision="auto"`` means bf16 on CPUs that
-                                multiply bf16 in hardware (AMX or AVX512-BF16,
-                                read from the CPU's feature flags), else fp32:
-                                emulated bf16 is slower than fp32
-    explicit bf16 attention     softmax(QKᵀ)V as three ops for bf16 on a CPU
-                                (``TransformerLM.set_cpu_bf16_attention``): PyTorch
-                                2.13's fused kernel has a slow bf16 backward there
-    flush denormals             floats below ~1.2e-38 take a slow microcode path on
-                                x86; trained models make them (AdamW's second
-                                moments of rare weights), so they become 0
-    ThreadGuard                 all threads or one, by measured step time, when
-                                another program competes for the cores
-                                (``threads.py``; time-budgeted runs only)
-
-``TrainingConfig(cpu_tuning=False)`` (``g2c pretrain --no-cpu-tuning``) turns
-all four off, and on a GPU none of them applies. Flushing denormals changes
-results only below 1e-38, where no weight update can tell the difference, and
-an interrupted and a resumed run both flush, so ``--resume`` stays bit-exact.
+On a CPU four things make a step measurably faster (docs/benchmarks.md, "Time
+to loss"): ``precision="auto"`` is bf16 only where the CPU multiplies it in
+hardware (emulated bf16 is slower than fp32); bf16 attention as three explicit
+ops (PyTorch 2.13's fused kernel has a slow bf16 backward on CPUs); denormals
+flushed to 0 (x86 handles them in slow microcode, and AdamW's moments of rare
+weights make them); and a ThreadGuard for time-budgeted runs (``threads.py``).
+``cpu_tuning=False`` (``--no-cpu-tuning``) turns all four off; on a GPU none applies.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class TrainingDiverged(ReportedError, RuntimeError):
 
 
 class StepGuard:
-    """Skipped-step bookkeeping for one run (see the module docstring)."""
+    """Skipped-step bookkeeping for one run."""
 
     def __init__(self, device: torch.device) -> None:
         # [steps skipped since the last check, first skipped step, its loss, its grad norm]

@@ -20,11 +20,9 @@ import torch
 WINDOW = 20  # steps per measurement on the thread count in use ...
 PROBE = 5  # ... and of the other count (short: it may be the slow one)
 WINDOW_SECONDS = 0.5  # a measurement also ends after this long: slow steps decide fast
-# Windows before the other count is measured again, doubled after each probe it
-# loses (so a long busy spell costs less and less), back to the first value
-# after a probe it wins. All threads are re-probed after a single window: on an
-# idle machine a wrong move to one thread (a noisy probe) costs ~40% per step,
-# so it must be undone at once; one thread is re-probed only every RECHECK.
+# Windows before the other count is measured again, doubled after each lost probe
+# and reset after a won one: all threads after one window (a wrong move to one
+# thread must be undone at once), one thread every RECHECK.
 RECHECK = 10
 RETURN = 1
 MAX_RECHECK = 160

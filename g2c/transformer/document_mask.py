@@ -14,22 +14,12 @@ the document mask allows query t to see key s only when
                                               t=3     . . . 1 .
                                               t=4     . . . 1 1
 
-The mask is built once per forward and shared by every layer and head, in
-one of two forms (:func:`document_attention_mask` picks):
-
-- on a CPU (or any non-CUDA device): one (B, 1, T, T) boolean tensor, which
-  ``F.scaled_dot_product_attention`` takes as ``attn_mask``. A dense mask
-  rules out SDPA's flash kernel, and every masked score is still computed;
-- on CUDA: a FlexAttention ``BlockMask`` (:func:`document_block_mask`), the same
-  rule written per (query, key) pair and summarised per 128 × 128 tile as
-  "all allowed", "none allowed" (skipped by the kernel) or "partly". Short
-  documents make most tiles empty, so the work shrinks with them. FlexAttention
-  has no backward pass on CPU in torch 2.13, so CPU training keeps SDPA.
-
-(When every row holds a single document the mask *is* the causal mask; the
-trainer then passes no document ids at all, and attention takes the faster
-``is_causal=True`` path.) The diagonal is always allowed, so no query row is
-empty and the softmax never sees only -inf.
+The mask is built once per forward and shared by every layer and head: off
+CUDA, one (B, 1, T, T) bool tensor for SDPA's ``attn_mask`` (every masked score
+is still computed; FlexAttention has no CPU backward in torch 2.13); on CUDA,
+a FlexAttention ``BlockMask`` that skips 128 × 128 tiles with nothing allowed,
+so the work shrinks with short documents. The diagonal is always allowed, so
+the softmax never sees a row of only -inf.
 
 Document ids must not decrease along a row: then every document is one
 contiguous run of positions, which is what "packed" means.
@@ -47,14 +37,16 @@ from g2c.validation import require_integer_tensor
 FLEX_MIN_HEAD_DIM = 16
 
 
+def _require_like_tokens(name: str, ids: torch.Tensor, token_ids: torch.Tensor) -> None:
+    require_integer_tensor(name, ids)
+    if ids.shape != token_ids.shape:
+        raise ValueError(f"{name} must have the shape of token_ids, (B, T) = "
+                         f"{tuple(token_ids.shape)}; got {tuple(ids.shape)}")
+
+
 def check_document_ids(document_ids: torch.Tensor, token_ids: torch.Tensor) -> None:
     """Raise unless ``document_ids`` is integer (B, T) like ``token_ids``, non-decreasing by row."""
-    require_integer_tensor("document_ids", document_ids)
-    if document_ids.shape != token_ids.shape:
-        raise ValueError(
-            f"document_ids must have the shape of token_ids, (B, T) = "
-            f"{tuple(token_ids.shape)}; got {tuple(document_ids.shape)}"
-        )
+    _require_like_tokens("document_ids", document_ids, token_ids)
     drops = document_ids[:, 1:] < document_ids[:, :-1]
     if bool(drops.any()):
         row, t = (int(i) for i in drops.nonzero()[0])
@@ -69,12 +61,7 @@ def check_position_ids(
     position_ids: torch.Tensor, token_ids: torch.Tensor, max_seq_len: int
 ) -> None:
     """Raise unless ``position_ids`` is integer (B, T) like ``token_ids``, in [0, max_seq_len)."""
-    require_integer_tensor("position_ids", position_ids)
-    if position_ids.shape != token_ids.shape:
-        raise ValueError(
-            f"position_ids must have the shape of token_ids, (B, T) = "
-            f"{tuple(token_ids.shape)}; got {tuple(position_ids.shape)}"
-        )
+    _require_like_tokens("position_ids", position_ids, token_ids)
     low, high = (int(v) for v in torch.aminmax(position_ids))
     if low < 0 or high >= max_seq_len:
         raise ValueError(

@@ -7,22 +7,12 @@
             next = sample from softmax(logits)           (temperature 0: the argmax)
             stop at <|endoftext|>, else append and go on
 
-Read literally, every step runs the model over the whole context again, though
-only the last position's logits are used. The **KV cache** removes that
-repetition (``kv_cache.py``): in each attention layer, the key and value of a
-position depend only on the tokens up to it (attention is causal), so once
-computed they never change. The cache keeps them; the prompt is read once,
-then each new token is one position of work that attends over the stored keys
-and values. It is exact, not an approximation — the same numbers as
-recomputing, up to float rounding order.
-
-That holds while the context only grows. Once it is ``max_seq_len`` long,
-the window ``ids[-T:]`` slides: it drops its oldest token, which every
-remaining position attended to, so their hidden states — and the keys and
-values of every layer after the first — change (with learned positions each
-token also moves to a new position). From then on each token recomputes the
-window, as the loop above does; a prompt longer than ``max_seq_len`` is
-cropped to its last ``max_seq_len`` tokens.
+Read literally, every step runs the model over the whole context again. The
+**KV cache** (``kv_cache.py``) reads the prompt once and then costs one
+position per token — exact, not an approximation — while the context only
+grows. Once it is ``max_seq_len`` long the window slides, its oldest token
+drops out and every stored key changes, so from then on each token recomputes
+the window (a longer prompt is cropped to its last ``max_seq_len`` tokens).
 
 Sampling happens on the model's device: the top-k cut, the softmax and the
 draw, ``argmax(p / E)`` with E ~ Exponential(1) per token, which picks token i

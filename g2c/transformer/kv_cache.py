@@ -11,11 +11,8 @@ them, and each new token costs one position's work instead of t + 1.
     model(prompt, kv_cache=cache)      # (1, P): every layer stores P keys and values
     model(next_id, kv_cache=cache)     # (1, 1): each layer appends one, attends over P + 1
 
-Shapes per layer: keys and values are (B, heads, T, head_dim); the cache
-holds ``capacity`` positions, allocated on first use. After the first call
-(the prompt, attended causally) the model reads one position per call; that
-single query is the newest position, so it may see every stored key and
-needs no mask.
+Keys and values are (B, heads, T, head_dim) per layer. After the prompt, the
+single new query is the newest position, so it may see every key: no mask.
 """
 
 from __future__ import annotations
