@@ -45,7 +45,7 @@ from g2c.corpora import prepare_corpus  # noqa: E402
 from g2c.pretraining import get_lm_batch  # noqa: E402
 from g2c.training import Trainer  # noqa: E402
 from g2c.training.cpu_tuning import CpuTuning  # noqa: E402
-from g2c.training.optimizer import build_adamw  # noqa: E402
+from g2c.training.optimizer import build_optimizer  # noqa: E402
 from g2c.training.precision import TrainingPrecision  # noqa: E402
 
 VARIANTS = {"output_bias=True": True, "output_bias=False": False}
@@ -94,10 +94,7 @@ class StepTimer:
         self.precision = TrainingPrecision(self.training.precision, device,
                                            native_cpu_bf16=tuning.native_bf16)
         tuning.prepare(self.model, self.precision.precision)
-        self.optimizer = build_adamw(self.model, learning_rate=self.training.learning_rate,
-                                     weight_decay=self.training.weight_decay,
-                                     betas=(self.training.beta1, self.training.beta2),
-                                     device=device)
+        self.optimizer = build_optimizer(self.model, self.training, device)
         self.train_ids = prepared.train
         self.generator = torch.Generator().manual_seed(0)
 

@@ -196,6 +196,7 @@ def test_rms_norm_exports_to_llama_and_learned_positions_to_gpt2(
     (dict(output_bias=False, mlp="gelu"), "mlp='gelu'"),
     (dict(output_bias=False, bias=True), "bias=True"),
     (dict(output_bias=False, positions="learned"), "positions='learned'"),
+    (dict(output_bias=False, positions="learned", mlp="gelu", qk_norm=True), "qk_norm=True"),
 ])
 def test_options_no_stock_architecture_expresses_are_refused_by_name(options, named):
     config = replace(get_track("ShakespeareLM").model, vocab_size=70, **options)

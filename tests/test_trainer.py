@@ -90,7 +90,7 @@ def test_context_longer_than_max_seq_len_is_refused():
 
 def test_weight_decay_only_on_matrices():
     model = tiny_model()
-    decayed, undecayed = parameter_groups(model, 0.1)
+    decayed, undecayed = parameter_groups(model.parameters(), 0.1)
     assert decayed["weight_decay"] == 0.1 and undecayed["weight_decay"] == 0.0
     assert all(p.ndim >= 2 for p in decayed["params"])
     names = {id(p): name for name, p in model.named_parameters()}

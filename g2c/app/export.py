@@ -55,11 +55,11 @@ class Target:
 
 STABLELM = Target("StableLmForCausalLM", {"output_bias": (False,), "positions": ("rotary",),
                                           "mlp": ("swiglu",), "norm": ("layer",),
-                                          "bias": (False,)})
+                                          "bias": (False,), "qk_norm": (False, True)})
 LLAMA = Target("LlamaForCausalLM", {"output_bias": (False,), "positions": ("rotary",),
-                                    "mlp": ("swiglu",), "norm": ("rms",)})
+                                    "mlp": ("swiglu",), "norm": ("rms",), "qk_norm": (False,)})
 GPT2 = Target("GPT2LMHeadModel", {"output_bias": (False,), "positions": ("learned",),
-                                  "mlp": ("gelu",), "norm": ("layer",)})
+                                  "mlp": ("gelu",), "norm": ("layer",), "qk_norm": (False,)})
 TARGETS = (STABLELM, LLAMA, GPT2)
 
 
@@ -133,7 +133,8 @@ def _hf_config(target: Target, model: TransformerLM, eot_id: int):
     if target is STABLELM:
         return transformers.StableLmConfig(layer_norm_eps=block.attn_norm.eps,
                                            partial_rotary_factor=1.0, use_qkv_bias=False,
-                                           qk_layernorm=False, use_parallel_residual=False,
+                                           qk_layernorm=block.attn.q_norm is not None,
+                                           use_parallel_residual=False,
                                            **llama_like)
     bias = block.attn.qkv.bias is not None
     eps = block.attn_norm.eps if block.attn_norm.eps is not None \
@@ -151,6 +152,9 @@ _LLAMA_NAMES = (
                                           "model.layers.{0}.self_attn.k_proj.{1}",
                                           "model.layers.{0}.self_attn.v_proj.{1}")),
     (r"blocks\.(\d+)\.attn\.proj\.(\w+)", ("model.layers.{0}.self_attn.o_proj.{1}",)),
+    # StableLM's per-head LayerNorms: one (head_dim,) gain per head, g2c's (heads·d,) in rows
+    (r"blocks\.(\d+)\.attn\.([qk])_norm\.weight",
+     ("model.layers.{0}.self_attn.{1}_layernorm.norms.{head}.weight",)),
     (r"blocks\.(\d+)\.mlp_norm\.(\w+)", ("model.layers.{0}.post_attention_layernorm.{1}",)),
     (r"blocks\.(\d+)\.mlp\.up\.(\w+)", ("model.layers.{0}.mlp.gate_proj.{1}",
                                         "model.layers.{0}.mlp.up_proj.{1}")),
@@ -174,6 +178,7 @@ _CONV1D_WEIGHT = re.compile(r".*\.(c_attn|c_proj|c_fc)\.weight")  # GPT-2 stores
 def _hf_weights(target: Target, model: TransformerLM) -> dict[str, torch.Tensor]:
     """``model``'s parameters under ``target``'s names and layouts (see the module doc)."""
     state = {name: tensor.detach() for name, tensor in model.state_dict().items()}
+    heads = model.blocks[0].attn.num_heads
     if target is GPT2:
         for name, module in model.named_modules():  # GPT-2's linears always have a bias
             if isinstance(module, torch.nn.Linear) and module.bias is None:
@@ -183,6 +188,8 @@ def _hf_weights(target: Target, model: TransformerLM) -> dict[str, torch.Tensor]
         groups, names = next((match.groups(), names)
                              for pattern, names in (_GPT2_NAMES if target is GPT2 else _LLAMA_NAMES)
                              if (match := re.fullmatch(pattern, name)))
+        if "{head}" in names[0]:
+            names = [names[0].replace("{head}", str(head)) for head in range(heads)]
         for hf_name, piece in zip(names, tensor.chunk(len(names), dim=0)):
             hf_name = hf_name.format(*groups)
             weights[hf_name] = (piece.t() if _CONV1D_WEIGHT.fullmatch(hf_name) else piece)\

@@ -44,7 +44,7 @@ import tomli_w
 from g2c.app.tracks import DEFAULT_TRACK, Track, get_track
 from g2c.corpora import is_prepared_dir
 from g2c.corpora.manifest import read_manifest
-from g2c.training.config import BATCH_MODES, TrainingConfig
+from g2c.training.config import BATCH_MODES, OPTIMIZERS, TrainingConfig
 from g2c.training.precision import PRECISIONS
 from g2c.transformer import ModelConfig
 from g2c.transformer.block import NORM_KINDS
@@ -55,7 +55,7 @@ NONE = "none"  # how a recipe file or a flag says None
 SECTIONS = {"model": ModelConfig, "training": TrainingConfig}
 LIMITS = ("max_steps", "max_time")
 CHOICES = {"positions": POSITION_KINDS, "mlp": MLP_KINDS, "norm": NORM_KINDS,
-           "batch_mode": BATCH_MODES, "precision": PRECISIONS}
+           "batch_mode": BATCH_MODES, "optimizer": OPTIMIZERS, "precision": PRECISIONS}
 TOP_LEVEL_HELP = {
     "track": "the preset the recipe starts from",
     "corpus": "a SOURCE, as g2c prepare --corpus reads it",

@@ -21,6 +21,7 @@ from g2c.validation import require_positive_int
 # may set them differently without breaking the bit-exact continuation.
 PRESENTATION_FIELDS = ("log_interval", "checkpoint_interval", "device")
 BATCH_MODES = ("windows", "documents", "packed")  # see TrainingConfig.batch_mode
+OPTIMIZERS = ("adamw", "muon")  # see TrainingConfig.optimizer
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,13 @@ class TrainingConfig:
         learning_rate: peak learning rate, reached after ``warmup_steps``.
         min_lr_ratio: the cosine ends at ``learning_rate · min_lr_ratio``.
         warmup_steps: linear warm-up length, in optimizer steps.
-        weight_decay: AdamW's decoupled decay on weight matrices only.
+        weight_decay: decoupled decay on weight matrices only (both optimizers).
         beta1, beta2: AdamW's moment decay rates.
+        optimizer: "adamw" (default), or "muon": Muon for the matrices inside
+            the blocks (every linear layer's weight), AdamW for the embedding
+            and the vectors (``g2c.training.muon``). Not with FSDP2.
+        muon_learning_rate: Muon's peak learning rate; it follows the same
+            warm-up and decay as ``learning_rate``.
         grad_clip: clip the global gradient norm to this (None: no clipping).
         z_loss: weight of the PaLM z-loss ``z_loss · logsumexp(logits)²`` added
             to each position's loss (0: off; 1e-4 steadies long runs). Needs
@@ -107,6 +113,8 @@ class TrainingConfig:
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
+    optimizer: str = "adamw"
+    muon_learning_rate: float = 0.05
     grad_clip: float | None = 1.0
     z_loss: float = 0.0
     batch_mode: str = "windows"
@@ -144,6 +152,10 @@ class TrainingConfig:
         _require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
         _require_number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
         _require_number("weight_decay", self.weight_decay, low=0.0)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; "
+                             f"got {self.optimizer!r}")
+        _require_number("muon_learning_rate", self.muon_learning_rate, low=0.0, low_open=True)
         for name in ("beta1", "beta2"):
             _require_number(name, getattr(self, name), low=0.0, high=1.0, high_open=True)
         if self.grad_clip is not None:

@@ -1,4 +1,4 @@
-"""AdamW with decoupled weight decay on the weight matrices only.
+"""The optimizer: AdamW (default) or Muon + AdamW, decoupled weight decay on matrices only.
 
 Weight decay pulls every decayed parameter a little towards zero at each
 step: ``w <- w - lr · weight_decay · w``, applied *beside* the Adam update
@@ -14,6 +14,12 @@ Which parameters it makes sense for:
   would switch its layer off.
 
 The rule "decay iff ``param.ndim >= 2``" sorts them without a list of names.
+
+``optimizer="muon"`` (``muon.py``) moves the weights of every ``nn.Linear`` —
+the matrices inside the blocks — to Muon at its own peak rate
+(``muon_learning_rate``); the embedding (also the output head) and the
+vectors keep AdamW. The trainer follows one schedule for all groups: a
+group's ``lr_scale`` is its peak rate over ``learning_rate``.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from g2c.training.muon import MuonWithAdamW
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+
+def parameter_groups(params, weight_decay: float) -> list[dict]:
     """Two AdamW groups: ``[{decayed matrices}, {undecayed vectors, weight_decay=0}]``."""
     decayed, undecayed = [], []
-    for param in model.parameters():  # shared (tied) parameters are listed once
+    for param in params:  # model.parameters() lists shared (tied) parameters once
         if param.requires_grad:
             (decayed if param.ndim >= 2 else undecayed).append(param)
     return [
@@ -34,21 +42,28 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def build_adamw(
-    model: nn.Module,
-    *,
-    learning_rate: float,
-    weight_decay: float,
-    betas: tuple[float, float],
-    device: torch.device,
-) -> torch.optim.AdamW:
-    """AdamW over :func:`parameter_groups`, fused into one kernel where PyTorch has one.
+def build_optimizer(model: nn.Module, config, device: torch.device) -> torch.optim.Optimizer:
+    """The optimizer ``config.optimizer`` names (``config``: a TrainingConfig) over ``model``.
 
-    ``fused=True`` updates all parameters in a few vectorised passes instead
-    of a Python loop over tensors — on a small model the loop would cost as
-    much as the maths. PyTorch provides fused AdamW for CPU and CUDA.
+    AdamW is fused into one kernel where PyTorch has one (CPU and CUDA): it
+    updates all parameters in a few vectorised passes instead of a Python loop
+    over tensors — on a small model the loop would cost as much as the maths.
     """
-    fused = device.type in ("cpu", "cuda")
-    return torch.optim.AdamW(
-        parameter_groups(model, weight_decay), lr=learning_rate, betas=betas, fused=fused or None
-    )
+    betas = (config.beta1, config.beta2)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(parameter_groups(model.parameters(), config.weight_decay),
+                                 lr=config.learning_rate, betas=betas,
+                                 fused=True if device.type in ("cpu", "cuda") else None)
+    matrices = [module.weight for module in model.modules()
+                if isinstance(module, nn.Linear) and module.weight.requires_grad]
+    if any(hasattr(param, "full_tensor") for param in matrices):
+        raise ValueError("optimizer='muon' orthogonalises whole weight matrices, and FSDP2 "
+                         "shards them across ranks: train with DDP (drop --fsdp) or with "
+                         "optimizer='adamw'")
+    in_muon = {id(param) for param in matrices}
+    groups = parameter_groups([p for p in model.parameters() if id(p) not in in_muon],
+                              config.weight_decay)
+    groups.append({"params": matrices, "algorithm": "muon", "lr": config.muon_learning_rate,
+                   "lr_scale": config.muon_learning_rate / config.learning_rate})
+    return MuonWithAdamW(groups, lr=config.learning_rate, betas=betas,
+                         weight_decay=config.weight_decay)

@@ -10,7 +10,7 @@ One optimizer step, the whole of what the course's loop does:
                                                     as model(x, targets=y), the same loss
                                                     with the head and loss fused
         (loss / grad_accum_steps).backward()        gradients add up across micro-batches
-    clip the global gradient norm, set the scheduled learning rate, AdamW step
+    clip the global gradient norm, set the scheduled learning rate, AdamW (or Muon) step
 
 The same loop runs one process or N (torchrun): parallelism is data. The
 ``DistributedContext`` says which rank this is (a single process is rank 0 of
@@ -55,7 +55,7 @@ from g2c.training.distributed import DistributedContext
 from g2c.training.evaluation import ValidationSet, evaluate, evaluation_sets
 from g2c.training.history import TrainingLog
 from g2c.training.interrupt import stop_on_ctrl_c
-from g2c.training.optimizer import build_adamw
+from g2c.training.optimizer import build_optimizer
 from g2c.training.parallel import (
     full_state_dicts,
     gradient_sync,
@@ -142,9 +142,7 @@ class Trainer:
         # the optimizer must see the wrapped model; compile traces the wrapped forward.
         self.model = wrap_model(model, self.context, fsdp=fsdp,
                                 precision=self.precision.precision)
-        self.optimizer = build_adamw(self.model, learning_rate=config.learning_rate,
-                                     weight_decay=config.weight_decay,
-                                     betas=(config.beta1, config.beta2), device=self.device)
+        self.optimizer = build_optimizer(self.model, config, self.device)
         self.forward_model = torch.compile(self.model) if config.compile else self.model
         # Evaluation runs the module itself: no DDP gradient hooks, no recompiles for
         # other batch shapes (FSDP2 shards in place, so its model is the module).
@@ -266,8 +264,8 @@ class Trainer:
         last_val = self.log.history["val"][-1][1]
         while (stopped := self._stop_reason()) is None:
             learning_rate = self.schedule.learning_rate(self.step, self.budget.total)
-            for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate
+            for group in self.optimizer.param_groups:  # Muon's matrices: their own peak
+                group["lr"] = learning_rate * group.get("lr_scale", 1.0)
             compute_start = time.perf_counter()
             self._train_step()
             step_seconds = time.perf_counter() - compute_start

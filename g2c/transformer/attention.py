@@ -10,6 +10,13 @@ With ``rotary`` (a :class:`~g2c.transformer.rotary.RotaryEmbedding`) the
 queries and keys are turned by their positions before they meet, so scores
 depend on relative offsets (see ``rotary.py``).
 
+With ``qk_norm`` every head's query and key vectors are layer-normalised
+(:class:`HeadNorm`, learned gain) before rotary: a score q·k/√d can then never
+exceed a bound the gains set, so no head's softmax saturates because its
+queries and keys grew, and a larger learning rate stays stable. It is what
+lets the Muon optimizer's big matrix updates train smoothly
+(docs/benchmarks.md, "Time to loss").
+
 Packed rows replace the causal mask by a document mask (``document_mask.py``):
 a (B, 1, T, T) boolean tensor for SDPA, or on CUDA a FlexAttention
 ``BlockMask``, which lets the fused kernel skip every block of keys outside
@@ -47,6 +54,7 @@ class CausalSelfAttention(nn.Module):
         *,
         rotary: RotaryEmbedding | None = None,
         bias: bool = True,
+        qk_norm: bool = False,
     ) -> None:
         super().__init__()
         if embedding_dim % num_heads != 0:
@@ -58,6 +66,9 @@ class CausalSelfAttention(nn.Module):
         self.explicit_cpu_bf16 = False  # see TransformerLM.set_cpu_bf16_attention
         self.qkv = nn.Linear(embedding_dim, 3 * embedding_dim, bias=bias)
         self.proj = nn.Linear(embedding_dim, embedding_dim, bias=bias)
+        head_dim = embedding_dim // num_heads
+        self.q_norm = HeadNorm(num_heads, head_dim) if qk_norm else None
+        self.k_norm = HeadNorm(num_heads, head_dim) if qk_norm else None
 
     def forward(
         self,
@@ -78,9 +89,11 @@ class CausalSelfAttention(nn.Module):
             .view(batch, time, 3, self.num_heads, channels // self.num_heads)
             .permute(2, 0, 3, 1, 4)
         )
-        v = qkv[2]
+        qk, v = qkv[:2], qkv[2]
+        if self.q_norm is not None:
+            qk = torch.stack((self.q_norm(qk[0]), self.k_norm(qk[1])))
         # Queries and keys turn together: one rotary call on the stacked pair.
-        q, k = qkv[:2] if self.rotary is None else self.rotary(qkv[:2], position_ids)
+        q, k = qk if self.rotary is None else self.rotary(qk, position_ids)
         if kv_cache is not None:
             k, v = kv_cache.extend(k, v)
         if isinstance(attn_mask, BlockMask):
@@ -94,6 +107,24 @@ class CausalSelfAttention(nn.Module):
         else:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.proj(out.transpose(1, 2).reshape(batch, time, channels))
+
+
+class HeadNorm(nn.Module):
+    """LayerNorm of each head's vector on its own, then a learned gain per head and channel.
+
+    (B, heads, T, d) -> same shape. The gain is one flat (heads · d) vector, so
+    the optimizer treats it like every other norm's gain (no weight decay).
+    """
+
+    def __init__(self, num_heads: int, head_dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_heads * head_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        heads, head_dim = x.shape[1], x.shape[-1]
+        gain = self.weight.view(heads, 1, head_dim)  # (heads, 1, d): broadcast over B and T
+        return F.layer_norm(x, (head_dim,), eps=self.eps) * gain
 
 
 def block_masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,

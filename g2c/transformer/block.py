@@ -39,11 +39,13 @@ class TransformerBlock(nn.Module):
         mlp: str = "gelu",
         norm: str = "layer",
         bias: bool = True,
+        qk_norm: bool = False,
         rotary: RotaryEmbedding | None = None,
     ) -> None:
         super().__init__()
         self.attn_norm = make_norm(norm, embedding_dim)
-        self.attn = CausalSelfAttention(embedding_dim, num_heads, rotary=rotary, bias=bias)
+        self.attn = CausalSelfAttention(embedding_dim, num_heads, rotary=rotary, bias=bias,
+                                        qk_norm=qk_norm)
         self.mlp_norm = make_norm(norm, embedding_dim)
         self.mlp = MLP(embedding_dim, hidden_dim, mlp, bias=bias)
 

@@ -36,6 +36,8 @@ class ModelConfig:
         mlp: the feed-forward: gelu (GPT-2) or swiglu (gated).
         norm: layer (LayerNorm) or rms (RMSNorm).
         bias: biases in the attention and MLP linears.
+        qk_norm: layer-normalise each head's queries and keys before they meet
+            (steadies attention at high learning rates; the Muon optimizer's partner).
         output_bias: a learned per-token bias on the logits (off for g2c export:
             stock Hugging Face decoders have none).
     """
@@ -50,6 +52,7 @@ class ModelConfig:
     mlp: str = "gelu"
     norm: str = "layer"
     bias: bool = True
+    qk_norm: bool = False
     output_bias: bool = True
 
     def build(self) -> TransformerLM:

@@ -19,6 +19,7 @@ be compared against GPT-2's choices (the defaults):
     mlp="gelu" | "swiglu"            plain or gated feed-forward (mlp.py)
     norm="layer" | "rms"             LayerNorm or RMSNorm (block.py)
     bias=True | False                biases in the attention and MLP linears
+    qk_norm=False | True             normalise each head's queries and keys (attention.py)
     output_bias=True | False         the per-token bias added to the logits
 
 ``model(x)`` returns the (B, T, V) logits, as the course writes the loss:
@@ -61,7 +62,8 @@ class TransformerLM(nn.Module):
         num_heads: attention heads per block (must divide C).
         max_seq_len: longest context T the model accepts.
         hidden_dim: MLP width, 4·C by default.
-        positions, mlp, norm, bias, output_bias: architecture options (see the module doc).
+        positions, mlp, norm, bias, qk_norm, output_bias: architecture options (see the
+            module doc).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class TransformerLM(nn.Module):
         mlp: str = "gelu",
         norm: str = "layer",
         bias: bool = True,
+        qk_norm: bool = False,
         output_bias: bool = True,
     ) -> None:
         super().__init__()
@@ -93,7 +96,7 @@ class TransformerLM(nn.Module):
         )
         if positions not in POSITION_KINDS:
             raise ValueError(f"positions must be one of {POSITION_KINDS}; got {positions!r}")
-        for name, flag in (("bias", bias), ("output_bias", output_bias)):
+        for name, flag in (("bias", bias), ("qk_norm", qk_norm), ("output_bias", output_bias)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False; got {flag!r}")
         if embedding_dim % num_heads != 0:
@@ -111,7 +114,8 @@ class TransformerLM(nn.Module):
             rotary = RotaryEmbedding(embedding_dim // num_heads, max_seq_len)
         self.blocks = nn.ModuleList(
             TransformerBlock(
-                embedding_dim, num_heads, hidden_dim, mlp=mlp, norm=norm, bias=bias, rotary=rotary
+                embedding_dim, num_heads, hidden_dim, mlp=mlp, norm=norm, bias=bias,
+                qk_norm=qk_norm, rotary=rotary,
             )
             for _ in range(num_layers)
         )

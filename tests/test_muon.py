@@ -1,0 +1,114 @@
+"""optimizer="muon": orthogonalised updates for the matrices, AdamW for the rest, one schedule."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from g2c.training import Trainer, TrainingConfig
+from g2c.training.muon import MuonWithAdamW, orthogonalize
+from g2c.training.optimizer import build_optimizer
+from g2c.transformer import TransformerLM
+
+VOCAB, CONTEXT = 24, 16
+
+
+def stream(n=6000):
+    rng = np.random.default_rng(0)
+    ids = np.tile(rng.integers(0, VOCAB, 11), n // 11 + 1)[:n]
+    noise = rng.random(n) < 0.1
+    ids[noise] = rng.integers(0, VOCAB, noise.sum())
+    return ids.astype(np.uint16)
+
+
+def model(**options):
+    torch.manual_seed(0)
+    return TransformerLM(VOCAB, 32, 2, 4, CONTEXT, positions="rotary", mlp="swiglu", **options)
+
+
+def config(**overrides):
+    values = dict(batch_size=4, context_length=CONTEXT, learning_rate=3e-3, warmup_steps=5,
+                  max_steps=40, eval_interval=20, log_interval=5, device="cpu",
+                  optimizer="muon", muon_learning_rate=0.03)
+    values.update(overrides)
+    return TrainingConfig(**values)
+
+
+@pytest.mark.parametrize("shape", [(32, 96), (96, 32), (48, 48)])
+def test_orthogonalize_keeps_the_singular_vectors_and_evens_out_the_values(shape):
+    # A gradient-like matrix: a few strong directions on top of weak noise.
+    torch.manual_seed(0)
+    u, _ = torch.linalg.qr(torch.randn(shape[0], shape[0]))
+    v, _ = torch.linalg.qr(torch.randn(shape[1], shape[1]))
+    rank = min(shape)
+    strengths = torch.logspace(0, -3, rank)  # singular values spanning 1000x
+    matrix = u[:, :rank] @ torch.diag(strengths) @ v[:, :rank].T
+    result = orthogonalize(matrix)
+    assert result.shape == matrix.shape
+    values = torch.linalg.svdvals(result)
+    assert values[: rank // 2].min() > 0.6 and values.max() < 1.25  # evened out, not 1000x
+    exact = u[:, :rank] @ v[:, :rank].T  # the SVD answer: U·Vᵀ
+    cosine = (result * exact).sum() / (result.norm() * exact.norm())
+    assert cosine > 0.9
+
+
+def test_matrices_go_to_muon_and_the_embedding_and_vectors_to_adamw():
+    net = model()
+    optimizer = build_optimizer(net, config(), torch.device("cpu"))
+    assert isinstance(optimizer, MuonWithAdamW)
+    names = {id(p): name for name, p in net.named_parameters()}
+    by_algorithm = {}
+    for group in optimizer.param_groups:
+        by_algorithm.setdefault(group["algorithm"], set()).update(names[id(p)]
+                                                                  for p in group["params"])
+    linear_weights = {f"{name}.weight" for name, module in net.named_modules()
+                      if isinstance(module, nn.Linear)}
+    assert by_algorithm["muon"] == linear_weights
+    assert "token_embedding.weight" in by_algorithm["adamw"]
+    assert by_algorithm["muon"] | by_algorithm["adamw"] == set(names.values())
+
+
+def test_muon_trains_and_its_rate_follows_the_schedule_at_its_own_peak():
+    ids = stream()
+    trainer = Trainer(model(qk_norm=True), ids[:5000], ids[5000:], config(), quiet=True)
+    result = trainer.fit()
+    assert result.final_val_loss < 0.6 * np.log(VOCAB)
+    muon_group = next(g for g in trainer.optimizer.param_groups if g["algorithm"] == "muon")
+    adam_group = trainer.optimizer.param_groups[0]
+    assert adam_group["lr"] == result.history["lr"][-1][1]  # the last step's scheduled rate
+    assert muon_group["lr"] == pytest.approx(adam_group["lr"] * 0.03 / 3e-3)
+    assert all(torch.count_nonzero(trainer.optimizer.state[p]["momentum_buffer"])
+               for p in muon_group["params"])
+
+
+def test_muon_resumes_bit_exactly(tmp_path, interrupt_after):
+    ids = stream()
+
+    def trainer(directory, **overrides):
+        return Trainer(model(qk_norm=True), ids[:5000], ids[5000:], config(max_steps=20,
+                       **overrides), checkpoint_path=directory / "checkpoint.pt", quiet=True)
+
+    whole = trainer(tmp_path / "a").fit()
+    first = trainer(tmp_path / "b", checkpoint_interval=10)
+    interrupt_after(first, 10)
+    assert first.fit().steps == 10
+    resumed = trainer(tmp_path / "b")
+    resumed.resume(tmp_path / "b" / "checkpoint.pt")
+    result = resumed.fit()
+    assert result.history["train"] == whole.history["train"]
+    assert result.final_val_loss == whole.final_val_loss
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(optimizer="sgd"), r"optimizer must be one of 'adamw', 'muon'; got 'sgd'"),
+    (dict(muon_learning_rate=0.0), r"muon_learning_rate must be > 0.0"),
+])
+def test_bad_optimizer_settings_are_refused_by_name(values, message):
+    with pytest.raises(ValueError, match=message):
+        config(**values)
+
+
+def test_muon_groups_take_matrices_only():
+    with pytest.raises(ValueError, match="2-D weight matrices only"):
+        MuonWithAdamW([{"params": [nn.Parameter(torch.ones(3))], "algorithm": "muon"}],
+                      lr=1e-3, betas=(0.9, 0.99), weight_decay=0.0)
