@@ -154,7 +154,8 @@ def test_time_budget_stops_the_run_fully_decayed():
     assert result.stopped == "max_time" and result.steps == trainer.budget.total > 6
     last_lr = result.history["lr"][-1][1]
     assert last_lr < 0.2 * 3e-3  # near the floor (min_lr_ratio 0.1): the run decayed fully
-    assert result.elapsed < 3.0 * 1.5  # and the step budget kept roughly to the time
+    # How many steps fit is StepBudget's arithmetic (tested above with a fake clock); the
+    # wall time itself is not asserted: a loaded machine slows steps after the probe.
 
 
 def test_a_time_budgeted_run_resumes_bit_exactly(tmp_path, interrupt_after, monkeypatch):
