@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 TEMPORARY_PREFIX = ".g2c-tmp-"
@@ -63,6 +64,22 @@ def temporary_directory(parent: str | os.PathLike, name: str) -> Path:
             return folder
         except FileExistsError:
             continue
+
+
+def write_new_directory(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Build beside, rename into place: ``write(folder)`` fills a temporary sibling of ``path``
+    (missing, or an empty directory) that then becomes ``path``; on failure it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporary_files(path.parent)  # what a killed writer left there
+    staging = temporary_directory(path.parent, path.name)
+    try:
+        write(staging)
+        os.replace(staging, path)  # onto an empty directory too
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return path
 
 
 def remove_stale_temporary_files(directory: str | os.PathLike) -> list[Path]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import torch
 
 from g2c.app.artifact import load_artifact, read_model_config
 from g2c.app.hf_tokenizer import transformers_tokenizer
-from g2c.atomic_files import remove_stale_temporary_files, temporary_directory
+from g2c.atomic_files import write_new_directory
 from g2c.transformer import ModelConfig, TransformerLM
 
 ROPE_THETA = 10_000.0  # RotaryEmbedding's base
@@ -98,17 +97,12 @@ def export_artifact(artifact: str | os.PathLike, out: str | os.PathLike) -> Path
         pad_token_id=tokenizer.eot_id)
     _check_logits(model, hf_model)
     hf_tokenizer = transformers_tokenizer(tokenizer, model_max_length=model.max_seq_len)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporary_files(out.parent)  # what a killed export left there
-    staging = temporary_directory(out.parent, out.name)
-    try:
-        hf_model.save_pretrained(staging)
-        hf_tokenizer.save_pretrained(staging)
-        os.replace(staging, out)  # replaces an empty directory too
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
+
+    def save(folder: Path) -> None:
+        hf_model.save_pretrained(folder)
+        hf_tokenizer.save_pretrained(folder)
+
+    return write_new_directory(out, save)
 
 
 def _hf_config(target: Target, model: TransformerLM, eot_id: int):

@@ -9,15 +9,14 @@ built beside ``out_dir`` and renamed into place.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from g2c.atomic_files import write_new_directory
 from g2c.course.markers import (
     MarkerError,
     SolutionRegion,
@@ -124,22 +123,16 @@ def scaffold_project(
         raise FileExistsError(f"--out {out} already exists and is not an empty directory")
     files = project_files(root)
     changed = _plan(root, files, module)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the copy is an ordinary project folder
-    try:
+
+    def copy(folder: Path) -> None:
         for name in files:
-            target = staging / name
+            target = folder / name
             target.parent.mkdir(parents=True, exist_ok=True)
             if name in changed:
                 target.write_text(changed[name][0], encoding="utf-8")
                 shutil.copymode(root / name, target)
             else:
                 shutil.copy2(root / name, target)
-        if out.exists():
-            out.rmdir()  # empty, checked above; rename needs the name free
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    write_new_directory(out, copy)
     return ScaffoldReport(out, {name: count for name, (_, count) in changed.items()})
