@@ -3,6 +3,7 @@ lazily: ``g2c prepare`` uses them too and should not pay for it)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -38,3 +39,31 @@ def require_positive_int(name: str, value) -> int:
     if value <= 0:
         raise ValueError(f"{name} must be a positive int; got {value}")
     return int(value)
+
+
+def require_non_negative_int(name: str, value) -> int:
+    """Return ``value`` if it is an int >= 0, else raise naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int; got {value!r}")
+    return int(value)
+
+
+def require_choice(name: str, value, choices: tuple):
+    """Return ``value`` if it is one of ``choices``, else raise naming the argument and them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def require_bool(name: str, value) -> bool:
+    """Return ``value`` if it is True or False (not 0, 1 or "yes"), else raise TypeError."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return value
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on: ``sched_getaffinity`` respects taskset and cgroup
+    limits, which ``os.cpu_count`` does not."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1

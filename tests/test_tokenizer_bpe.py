@@ -76,8 +76,9 @@ def test_decode_accepts_arrays_and_tensors(tokenizer):
     assert tokenizer.decode(torch.tensor(ids)) == "Hamlet and Ophelia"
 
 
-def test_encode_batch_matches_encode(tokenizer):
-    assert tokenizer.encode_batch(TRICKY) == [tokenizer.encode(text) for text in TRICKY]
+def test_encode_batch_arrays_matches_encode(tokenizer):
+    assert [ids.tolist() for ids in tokenizer.encode_batch_arrays(TRICKY)] \
+        == [tokenizer.encode(text) for text in TRICKY]
 
 
 def test_long_documents_split_at_safe_cuts_encode_identically(tokenizer):

@@ -70,9 +70,10 @@ def test_chat_tokens_can_be_reserved_like_the_bpe(tmp_path):
         CharTokenizer(["a"], special_tokens=("<|user|>",))
 
 
-def test_encode_batch_and_byte_lengths():
+def test_encode_batch_arrays_and_byte_lengths():
     tok = CharTokenizer.train(["aé🙂"])
-    assert tok.encode_batch(["a", "é🙂"]) == [tok.encode("a"), tok.encode("é🙂")]
+    assert [ids.tolist() for ids in tok.encode_batch_arrays(["a", "é🙂"])] \
+        == [tok.encode("a"), tok.encode("é🙂")]
     lengths = tok.token_byte_lengths()
     assert lengths[tok.encode("aé🙂")].tolist() == [1, 2, 4]
     assert lengths[tok.eot_id] == 0

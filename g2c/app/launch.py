@@ -14,7 +14,7 @@ import sys
 import torch
 
 from g2c.training.distributed import launched_by_torchrun
-from g2c.validation import require_positive_int
+from g2c.validation import require_positive_int, usable_cores
 
 
 def available_workers(device: str | None = None) -> tuple[int, str]:
@@ -22,9 +22,7 @@ def available_workers(device: str | None = None) -> tuple[int, str]:
     use_cuda = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
     if use_cuda:
         return torch.cuda.device_count(), "GPU(s)"
-    # sched_getaffinity respects taskset/cgroup limits; cpu_count would not.
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return cores or 1, "CPU cores"
+    return usable_cores(), "CPU cores"
 
 
 def check_nproc(nproc: int, device: str | None = None) -> int:

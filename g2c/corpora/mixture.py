@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterator, Sequence
 
 from g2c.corpora.source import CorpusSource
+from g2c.validation import require_choice
 
 STOPPING_RULES = ("first_exhausted", "all_exhausted")
 
@@ -39,8 +40,7 @@ class MixtureSource(CorpusSource):
             ):
                 raise ValueError(f"mixture weight for {source.name!r} must be a positive "
                                  f"number; got {weight!r}")
-        if stopping not in STOPPING_RULES:
-            raise ValueError(f"stopping must be one of {STOPPING_RULES}; got {stopping!r}")
+        require_choice("stopping", stopping, STOPPING_RULES)
         total = float(sum(weight for _, weight in components))
         self._sources = tuple(source for source, _ in components)
         self._weights = tuple(weight / total for _, weight in components)

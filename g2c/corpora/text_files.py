@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from g2c.corpora.chat import render_chat
+from g2c.validation import require_choice
 
 ERROR_MODES = ("strict", "replace")
 TEXT_SUFFIXES = (".txt", ".md")
@@ -38,9 +39,7 @@ def file_kind(path: Path) -> str | None:
 
 
 def check_errors_mode(errors: str) -> str:
-    if errors not in ERROR_MODES:
-        raise ValueError(f"encoding_errors must be one of {ERROR_MODES}; got {errors!r}")
-    return errors
+    return require_choice("encoding_errors", errors, ERROR_MODES)
 
 
 def decode_utf8(data: bytes, *, path: Path, offset: int, errors: str) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from g2c.validation import require_integer_tensor
+from g2c.validation import require_choice, require_integer_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -132,8 +132,7 @@ def cross_entropy(
 ) -> torch.Tensor:
     """Functional form of :class:`CrossEntropyLoss` (same arguments; ``check_targets=False``
     skips the target range check, which reads the targets back to the host)."""
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
+    require_choice("reduction", reduction, _REDUCTIONS)
     all_valid = _check_inputs(logits, targets, ignore_index, check_targets)
     return _CrossEntropyFunction.apply(logits, targets, ignore_index, reduction, all_valid)
 
@@ -156,10 +155,8 @@ class CrossEntropyLoss(torch.nn.Module):
 
     def __init__(self, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
+        self.reduction = require_choice("reduction", reduction, _REDUCTIONS)
         self.ignore_index = ignore_index
-        self.reduction = reduction
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return cross_entropy(

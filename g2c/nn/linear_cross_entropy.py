@@ -60,7 +60,7 @@ import torch
 from torch.nn import functional as F
 
 from g2c.nn.cross_entropy import cross_entropy
-from g2c.validation import require_integer_tensor, require_positive_int
+from g2c.validation import require_choice, require_integer_tensor, require_positive_int
 
 _REDUCTIONS = ("mean", "sum", "none")
 # Default chunk: the most rows, a power of two, whose fp32 logits fit in
@@ -128,8 +128,7 @@ def linear_cross_entropy(
     """
     flat_hidden, flat_targets = _check_inputs(hidden, weight, bias, targets, ignore_index,
                                               check_targets)
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
+    require_choice("reduction", reduction, _REDUCTIONS)
     if isinstance(z_loss, bool) or not isinstance(z_loss, (int, float)) \
             or not 0 <= z_loss < math.inf:
         raise ValueError(f"z_loss must be a finite float >= 0 (PaLM: 1e-4); got {z_loss!r}")

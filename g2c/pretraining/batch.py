@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from g2c.pretraining.token_stream import check_token_stream
-from g2c.pretraining.windows import gather_windows, move_batch
+from g2c.pretraining.windows import require_window_fits, window_batch
 from g2c.validation import require_positive_int
 
 
@@ -48,18 +48,7 @@ def get_lm_batch(
     check_token_stream("ids", ids)
     batch_size = require_positive_int("batch_size", batch_size)
     context_length = require_positive_int("context_length", context_length)
-    n = ids.shape[0]
-    if n < context_length + 1:
-        raise ValueError(
-            f"ids has {n} tokens but context_length={context_length} needs at least "
-            f"{context_length + 1} (T inputs plus the one target after them)"
-        )
-    num_starts = n - context_length  # valid starts 0 .. n-T-1
+    require_window_fits(ids.shape[0], context_length)
+    num_starts = ids.shape[0] - context_length  # valid starts 0 .. n-T-1
     starts = torch.randint(0, num_starts, (batch_size,), generator=generator)
-    # One gather copies exactly B·(T+1) tokens; widening to int64 happens on
-    # that small copy, never on the (possibly uint16, memory-mapped) stream.
-    windows = gather_windows(ids, starts, context_length + 1)
-    if windows.dtype != torch.int64:
-        windows = windows.to(torch.int64)
-    windows = move_batch(windows, device)
-    return windows[:, :-1], windows[:, 1:]
+    return window_batch(ids, starts, context_length, device)

@@ -28,7 +28,11 @@ import numpy as np
 import torch
 
 from g2c.pretraining.token_stream import check_token_stream
-from g2c.pretraining.windows import check_document_offsets, gather_windows, move_batch
+from g2c.pretraining.windows import (
+    check_document_offsets,
+    require_window_fits,
+    window_batch,
+)
 from g2c.validation import require_positive_int
 
 
@@ -50,6 +54,7 @@ class DocumentSampler:
         check_token_stream("ids", ids)
         self.context_length = require_positive_int("context_length", context_length)
         offsets = check_document_offsets(doc_offsets, len(ids))
+        require_window_fits(len(ids), self.context_length)  # then the first document has a start
         self.ids = ids
         window = self.context_length + 1
         ends = np.append(offsets[1:], len(ids))
@@ -59,11 +64,6 @@ class DocumentSampler:
         self._offsets = offsets
         self._cumulative = np.cumsum(counts)
         self._before = self._cumulative - counts  # valid starts in earlier documents
-        if self.num_starts == 0:
-            raise ValueError(
-                f"ids has {len(ids)} tokens but context_length={context_length} needs at least "
-                f"{window} (T inputs plus the one target after them)"
-            )
 
     @property
     def num_starts(self) -> int:
@@ -86,6 +86,4 @@ class DocumentSampler:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return int64 ``x, y`` of shape (B, T), like :func:`get_lm_batch`."""
         starts = self.sample_starts(batch_size, generator=generator)
-        windows = gather_windows(self.ids, starts, self.context_length + 1).to(torch.int64)
-        windows = move_batch(windows, device)
-        return windows[:, :-1], windows[:, 1:]
+        return window_batch(self.ids, starts, self.context_length, device)

@@ -42,7 +42,12 @@ import torch
 
 from g2c.pretraining.token_stream import check_token_stream
 from g2c.pretraining.windows import check_document_offsets, move_batch
-from g2c.validation import is_integer_dtype, require_positive_int
+from g2c.validation import (
+    is_integer_dtype,
+    require_bool,
+    require_non_negative_int,
+    require_positive_int,
+)
 
 IGNORE_INDEX = -100  # the target value lm_cross_entropy leaves out of the loss
 
@@ -209,8 +214,7 @@ def _require_plan(plan) -> None:
 
 
 def _check_eot_id(eot_id, eot_loss: bool) -> None:
-    if not isinstance(eot_loss, bool):
-        raise TypeError(f"eot_loss must be True or False; got {eot_loss!r}")
+    require_bool("eot_loss", eot_loss)
     if eot_id is None:
         if not eot_loss:
             raise ValueError(
@@ -218,8 +222,7 @@ def _check_eot_id(eot_id, eot_loss: bool) -> None:
                 "targets are <|endoftext|>"
             )
         return
-    if isinstance(eot_id, bool) or not isinstance(eot_id, (int, np.integer)) or eot_id < 0:
-        raise TypeError(f"eot_id must be a non-negative int token id; got {eot_id!r}")
+    require_non_negative_int("eot_id", eot_id)
 
 
 def _check_separators(plan, tokens, src, piece, offset_in_piece, length, eot_id) -> None:

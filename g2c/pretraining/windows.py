@@ -31,6 +31,26 @@ def gather_windows(ids, starts: torch.Tensor, window: int) -> torch.Tensor:
     return torch.from_numpy(view[starts.numpy()])
 
 
+def require_window_fits(num_tokens: int, context_length: int) -> None:
+    """Raise unless a stream of ``num_tokens`` holds one window of T inputs and its target."""
+    if num_tokens < context_length + 1:
+        raise ValueError(
+            f"ids has {num_tokens} tokens but context_length={context_length} needs at least "
+            f"{context_length + 1} (T inputs plus the one target after them)"
+        )
+
+
+def window_batch(ids, starts: torch.Tensor, context_length: int,
+                 device: torch.device | str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x, y``: the windows of T+1 tokens at ``starts``, as two int64 views one column apart.
+
+    One gather copies exactly B·(T+1) tokens; widening to int64 happens on that
+    small copy, never on the (possibly uint16, memory-mapped) stream.
+    """
+    windows = move_batch(gather_windows(ids, starts, context_length + 1).to(torch.int64), device)
+    return windows[:, :-1], windows[:, 1:]
+
+
 def needs_pinning(tensor: torch.Tensor, device: torch.device | str) -> bool:
     """True when a copy of ``tensor`` to ``device`` should go through pinned memory.
 

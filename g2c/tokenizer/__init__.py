@@ -2,7 +2,7 @@
 
     G2CTokenizer.train(documents, vocab_size=4096)   byte-level BPE (HF tokenizers)
     CharTokenizer.train(documents)                   one id per character
-    tok.encode(text) -> list[int];  tok.decode(ids) -> str;  tok.encode_batch(texts)
+    tok.encode(text) -> list[int];  tok.decode(ids) -> str
     tok.vocab_size, tok.eot_id, tok.special_id("<|user|>")
     tok.save(path);  load_tokenizer(path)            one JSON file, either kind
 

@@ -86,10 +86,6 @@ class BaseTokenizer(ABC):
         """Encode one string to a list of ids (special-token text stays ordinary text)."""
         return self.encode_batch_arrays([_require_str("text", text)])[0].tolist()
 
-    def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
-        """Encode many strings; the same ids as ``[encode(t) for t in texts]``."""
-        return [ids.tolist() for ids in self.encode_batch_arrays(list(texts))]
-
     def decode(self, ids) -> str:
         """Turn ids (list, numpy array or tensor) back into text.
 

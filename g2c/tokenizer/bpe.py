@@ -33,7 +33,6 @@ as the tests check; g2c only ever encodes with ``tiktoken``.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import threading
@@ -44,7 +43,7 @@ import tiktoken
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from g2c.tokenizer.base import SPECIAL_TOKENS, BaseTokenizer, checked_texts
-from g2c.validation import require_positive_int
+from g2c.validation import require_positive_int, usable_cores
 
 MIN_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256  # the specials plus every byte
 # The largest vocab_size we train. Why 2**20 = 1,048,576:
@@ -65,7 +64,6 @@ _SAFE_CUT = re.compile(r"(?<=[!-~]\n)(?=[!-~])")
 PIECE_CHARS = 1 << 15
 # GPT-2's pre-tokenizer pattern, the one HF's ByteLevel pre-tokenizer applies.
 PRETOKENIZE_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def byte_level_spelling() -> dict[str, int]:
@@ -210,7 +208,7 @@ class G2CTokenizer(BaseTokenizer):
         if len(pieces) == 1:
             encoded = [self._engine.encode_ordinary(pieces[0])]
         else:  # one call over every piece of every text, on every core
-            encoded = self._engine.encode_ordinary_batch(pieces, num_threads=THREADS)
+            encoded = self._engine.encode_ordinary_batch(pieces, num_threads=usable_cores())
         grouped: list[list[np.ndarray]] = [[] for _ in texts]
         for index, ids in zip(owner, encoded):
             grouped[index].append(np.array(ids, dtype=np.int64))

@@ -15,7 +15,12 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from g2c.training.device import check_device_name
-from g2c.validation import require_positive_int
+from g2c.validation import (
+    require_bool,
+    require_choice,
+    require_non_negative_int,
+    require_positive_int,
+)
 
 # Fields that change what a run *shows*, not what it computes: a resumed run
 # may set them differently without breaking the bit-exact continuation.
@@ -143,18 +148,12 @@ class TrainingConfig:
         for name in ("max_steps", "val_tokens", "checkpoint_interval", "threads"):
             if getattr(self, name) is not None:
                 require_positive_int(name, getattr(self, name))
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) \
-                or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be an int >= 0; got {self.warmup_steps!r}")
-        if self.seed is None or isinstance(self.seed, bool) or not isinstance(self.seed, int) \
-                or self.seed < 0:
-            raise ValueError(f"seed must be an int >= 0; got {self.seed!r}")
+        require_non_negative_int("warmup_steps", self.warmup_steps)
+        require_non_negative_int("seed", self.seed)
         _require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
         _require_number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
         _require_number("weight_decay", self.weight_decay, low=0.0)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}; "
-                             f"got {self.optimizer!r}")
+        require_choice("optimizer", self.optimizer, OPTIMIZERS)
         _require_number("muon_learning_rate", self.muon_learning_rate, low=0.0, low_open=True)
         for name in ("beta1", "beta2"):
             _require_number(name, getattr(self, name), low=0.0, high=1.0, high_open=True)
@@ -171,11 +170,8 @@ class TrainingConfig:
         check_device_name(self.device)
         for name in ("compile", "cpu_tuning", "fused_loss", "deterministic", "eot_loss",
                      "ignore_initial_loss_check"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
-        if self.batch_mode not in BATCH_MODES:
-            raise ValueError(f"batch_mode must be one of {', '.join(map(repr, BATCH_MODES))}; "
-                             f"got {self.batch_mode!r}")
+            require_bool(name, getattr(self, name))
+        require_choice("batch_mode", self.batch_mode, BATCH_MODES)
         if not self.eot_loss and self.batch_mode != "packed":
             raise ValueError("eot_loss=False only applies to batch_mode='packed' (random windows "
                              "train on every next token)")

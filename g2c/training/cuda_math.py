@@ -18,6 +18,8 @@ import os
 
 import torch
 
+from g2c.validation import require_bool
+
 # The cuBLAS setting PyTorch documents for deterministic matmuls (":16:8" uses less memory).
 CUBLAS_WORKSPACE = ":4096:8"
 
@@ -25,8 +27,7 @@ CUBLAS_WORKSPACE = ":4096:8"
 def configure_math(device: torch.device | str, *, deterministic: bool) -> dict:
     """Set this process's float-math policy for a run on ``device`` (before the first CUDA
     matmul); return what holds now: ``{"tf32": bool, "deterministic": bool}``."""
-    if not isinstance(deterministic, bool):
-        raise TypeError(f"deterministic must be True or False; got {deterministic!r}")
+    require_bool("deterministic", deterministic)
     on_cuda = torch.device(device).type == "cuda"
     if on_cuda:
         torch.backends.cuda.matmul.fp32_precision = "tf32"

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 
 from g2c.training.device import select_device
-from g2c.validation import require_positive_int
+from g2c.validation import require_non_negative_int, require_positive_int
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 # Long enough for rank 0 to write a checkpoint while the others wait at a
@@ -192,10 +192,8 @@ def rank_seed(seed: int, rank: int) -> int:
     """A 63-bit seed for ``rank`` of the run started with ``seed``, from numpy's
     ``SeedSequence(seed, spawn_key=(rank,))``: the naive ``seed + rank`` would make run
     seed=1 rank 0 replay run seed=0 rank 1."""
-    for name, value in (("seed", seed), ("rank", rank)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative int; got {value!r}")
-    state = np.random.SeedSequence(int(seed), spawn_key=(int(rank),)).generate_state(1, np.uint64)
+    seed, rank = require_non_negative_int("seed", seed), require_non_negative_int("rank", rank)
+    state = np.random.SeedSequence(seed, spawn_key=(rank,)).generate_state(1, np.uint64)
     return int(state[0]) >> 1
 
 

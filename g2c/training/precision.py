@@ -28,6 +28,7 @@ from contextlib import nullcontext
 import torch
 
 from g2c.pretraining import lm_cross_entropy
+from g2c.validation import require_choice
 
 RESOLVED_PRECISIONS = ("fp32", "bf16", "fp16")  # what resolve_precision returns
 PRECISIONS = ("auto", *RESOLVED_PRECISIONS)
@@ -43,8 +44,7 @@ def resolve_precision(precision: str, device: str | torch.device, *,
     (``native_cpu_bf16``, from ``g2c.training.cpu_tuning``) — and fp32
     elsewhere: emulated bf16 is slower than fp32.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    require_choice("precision", precision, PRECISIONS)
     kind = torch.device(device).type
     native = native_cpu_bf16 if kind == "cpu" else (
         kind == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False))

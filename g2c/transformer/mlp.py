@@ -17,15 +17,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from g2c.validation import require_choice
+
 MLP_KINDS = ("gelu", "swiglu")
 
 
 class MLP(nn.Module):
     def __init__(self, embedding_dim: int, hidden_dim: int, kind: str = "gelu", bias: bool = True):
         super().__init__()
-        if kind not in MLP_KINDS:
-            raise ValueError(f"mlp must be one of {MLP_KINDS}; got {kind!r}")
-        self.kind = kind
+        self.kind = require_choice("mlp", kind, MLP_KINDS)
         width = 2 * hidden_dim if kind == "swiglu" else hidden_dim
         self.up = nn.Linear(embedding_dim, width, bias=bias)
         self.down = nn.Linear(hidden_dim, embedding_dim, bias=bias)
