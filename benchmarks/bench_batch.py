@@ -1,16 +1,17 @@
 """get_lm_batch vs the per-row loop, and vs a bare copy of the same bytes.
 
-    python benchmarks/bench_batch.py
+    python benchmarks/bench_batch.py [--rounds 5]
 
-Prints ratios measured in this process: B=64, T=256, a 1M-token stream, for
-a torch int64 tensor and for a uint16 np.memmap (the on-disk format). At B=64
-a call is dominated by fixed per-call costs (drawing the starts, making views:
-~1-3 us each in PyTorch's dispatcher); the last lines repeat the comparison at
-B=1024, where the bytes dominate and the gather's own cost shows.
+B=64, T=256, a 1M-token stream, one thread, for a torch int64 tensor and for
+a uint16 np.memmap (the on-disk format); then B=1024, where the bytes
+dominate and the gather's own cost shows. Every call is timed in interleaved
+rounds (per round the fastest of 20 calls of each); the printed ratios are
+median (min-max) over the rounds.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -19,11 +20,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import best_time  # noqa: E402
+from timing import interleaved_best, spread
 
-from g2c.pretraining import get_lm_batch  # noqa: E402
+from g2c.pretraining import get_lm_batch
 
-BATCH, CONTEXT, STREAM = 64, 256, 1_000_000
+BATCH, BIG_BATCH, CONTEXT, STREAM = 64, 1024, 256, 1_000_000
 
 
 def per_row_loop(ids: torch.Tensor, generator: torch.Generator):
@@ -35,36 +36,43 @@ def per_row_loop(ids: torch.Tensor, generator: torch.Generator):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
     torch.set_num_threads(1)  # the data path runs beside training; one thread is its share
     ids = torch.randint(0, 50_000, (STREAM,), dtype=torch.int64)
     generator = torch.Generator().manual_seed(0)
-    ours = best_time(lambda: get_lm_batch(ids, BATCH, CONTEXT, generator=generator))
-    loop = best_time(lambda: per_row_loop(ids, generator), repeats=10)
-    window = ids[: BATCH * (CONTEXT + 1)]
-    bare = best_time(lambda: window.clone())
-    print(f"torch int64 stream, B={BATCH} T={CONTEXT} n={STREAM:,}")
-    print(f"  get_lm_batch      {ours * 1e6:9.1f} us")
-    print(f"  per-row loop      {loop * 1e6:9.1f} us   -> ours is {loop / ours:6.1f}x faster")
-    print(f"  bare copy         {bare * 1e6:9.1f} us   -> ours is {ours / bare:6.2f}x a bare copy")
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "train.bin"
         ids.numpy().astype(np.uint16).tofile(path)
         stream = np.memmap(path, dtype=np.uint16, mode="r")
-        mem = best_time(lambda: get_lm_batch(stream, BATCH, CONTEXT, generator=generator))
-        as_tensor = torch.from_numpy(np.asarray(stream[: BATCH * (CONTEXT + 1)]))
-        bare16 = best_time(lambda: as_tensor.to(torch.int64))
-        print(f"uint16 np.memmap stream")
-        print(f"  get_lm_batch      {mem * 1e6:9.1f} us")
-        print(f"  bare copy+widen   {bare16 * 1e6:9.1f} us   -> ours is {mem / bare16:6.2f}x a bare copy")
-        del stream
+        as_tensor = torch.from_numpy(np.array(stream[: BATCH * (CONTEXT + 1)]))
+        window = ids[: BATCH * (CONTEXT + 1)]
+        big_window = ids[: BIG_BATCH * (CONTEXT + 1)]
+        fns = {
+            "ours": lambda: get_lm_batch(ids, BATCH, CONTEXT, generator=generator),
+            "loop": lambda: per_row_loop(ids, generator),
+            "bare": lambda: window.clone(),
+            "ours memmap": lambda: get_lm_batch(stream, BATCH, CONTEXT, generator=generator),
+            "bare widen": lambda: as_tensor.to(torch.int64),
+            "ours B=1024": lambda: get_lm_batch(ids, BIG_BATCH, CONTEXT, generator=generator),
+            "bare B=1024": lambda: big_window.clone(),
+        }
+        t = interleaved_best(fns, args.rounds, repeats=20, warmup=3)
 
-    big = 1024
-    ours_big = best_time(lambda: get_lm_batch(ids, big, CONTEXT, generator=generator))
-    bare_big = best_time(lambda: ids[: big * (CONTEXT + 1)].clone())
-    print(f"torch int64 stream, B={big} T={CONTEXT}")
-    print(f"  get_lm_batch      {ours_big * 1e6:9.1f} us")
-    print(f"  bare copy         {bare_big * 1e6:9.1f} us   -> ours is {ours_big / bare_big:6.2f}x a bare copy")
+    def per_round(a: str, b: str) -> list[float]:
+        return [x / y for x, y in zip(t[a], t[b])]
+
+    print(f"B={BATCH} T={CONTEXT}, {STREAM:,}-token stream, 1 thread; median (min-max) of "
+          f"{args.rounds} interleaved rounds, each the fastest of 20 calls")
+    print(f"  per-row loop / get_lm_batch (torch int64)          "
+          f"{spread(per_round('loop', 'ours'), '.1f')}x")
+    print(f"  get_lm_batch / bare copy (torch int64)             "
+          f"{spread(per_round('ours', 'bare'))}x")
+    print(f"  get_lm_batch / bare copy+widen (uint16 memmap)     "
+          f"{spread(per_round('ours memmap', 'bare widen'))}x")
+    print(f"  get_lm_batch / bare copy (torch int64, B={BIG_BATCH})    "
+          f"{spread(per_round('ours B=1024', 'bare B=1024'))}x")
 
 
 if __name__ == "__main__":

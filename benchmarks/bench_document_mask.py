@@ -1,14 +1,14 @@
 """Document masking: its step-time cost, and validation loss at equal tokens.
 
-    python benchmarks/bench_document_mask.py [--steps 150] [--seeds 0 1 2] [--threads 1]
-                                             [--skip-loss]
+    python benchmarks/bench_document_mask.py [--rounds 5] [--steps 150] [--seeds 0 1 2]
+                                             [--threads 1] [--skip-loss]
 
 1. Step time. Forward + backward of a small TransformerLM (V=65, C=128,
    4 layers, 4 heads) on B=8 packed rows of T=256 whose documents average
    ~120 tokens, so rows hold several documents and the masked path runs on
    every step. Masked (boolean block mask into SDPA) and plain causal
-   (``is_causal=True``) steps run in back-to-back pairs, so machine noise
-   hits both alike; we print the best and median times and the ratios.
+   (``is_causal=True``) steps in interleaved rounds (per round the fastest of
+   5 steps of each); the masked/causal ratio is median (min-max) over rounds.
 
 2. Validation loss at equal tokens on the built-in Shakespeare corpus (38
    plays, one document each, character ids; a C=64, 2-layer model, B=16),
@@ -27,21 +27,24 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved_best, spread
 
-from g2c.corpora.shakespeare import shakespeare_documents  # noqa: E402
-from g2c.pretraining import (  # noqa: E402
+from g2c.corpora.shakespeare import shakespeare_documents
+from g2c.pretraining import (
     get_lm_batch,
     get_packed_batch,
     get_packed_rows,
     lm_cross_entropy,
     pack_documents,
 )
-from g2c.tokenizer import CharTokenizer  # noqa: E402
-from g2c.transformer import TransformerLM  # noqa: E402
+from g2c.tokenizer import CharTokenizer
+from g2c.transformer import TransformerLM
 
 CONTEXT = 256
 
@@ -56,7 +59,7 @@ def join_documents(documents: list[np.ndarray], eot_id: int) -> tuple[np.ndarray
     return stream, offsets
 
 
-def step_time(threads: int, pairs: int = 30) -> None:
+def step_time(threads: int, rounds: int) -> None:
     rng = np.random.default_rng(0)
     documents = [rng.integers(1, 65, size=n) for n in rng.geometric(1 / 120, size=4000)]
     ids, offsets = join_documents(documents, eot_id=0)
@@ -66,32 +69,18 @@ def step_time(threads: int, pairs: int = 30) -> None:
     torch.manual_seed(0)
     model = TransformerLM(65, 128, 4, 4, CONTEXT)
 
-    def step(**packed) -> float:
-        start = time.perf_counter()
+    def step(**packed) -> None:
         model.zero_grad(set_to_none=True)
         lm_cross_entropy(model(batch.x, **packed), batch.y).backward()
-        return time.perf_counter() - start
 
-    masked = dict(document_ids=batch.document_ids, position_ids=batch.position_ids)
-    for _ in range(3):  # warm-up
-        step(), step(**masked)
-    # Back-to-back pairs, alternating which goes first, so load spikes hit both alike.
-    plain_s, masked_s = [], []
-    for index in range(pairs):
-        if index % 2:
-            masked_s.append(step(**masked))
-            plain_s.append(step())
-        else:
-            plain_s.append(step())
-            masked_s.append(step(**masked))
-    plain_s, masked_s = np.array(plain_s), np.array(masked_s)
+    masked = {"document_ids": batch.document_ids, "position_ids": batch.position_ids}
+    times = interleaved_best({"causal": step, "masked": lambda: step(**masked)}, rounds,
+                             repeats=5, warmup=1)
+    ratio = [m / c for m, c in zip(times["masked"], times["causal"])]
     print(f"step time (forward + backward): B=8 T={CONTEXT} V=65 C=128 L=4 H=4, "
-          f"{pieces_per_row:.1f} documents per row, {threads} thread(s), {pairs} alternating pairs")
-    for name, seconds in (("causal", plain_s), ("masked", masked_s)):
-        print(f"  {name}  best {seconds.min() * 1e3:7.1f} ms   "
-              f"median {np.median(seconds) * 1e3:7.1f} ms")
-    print(f"  ratio of bests {masked_s.min() / plain_s.min():5.3f}   median of paired ratios "
-          f"{np.median(masked_s / plain_s):5.3f}   (target <= 1.15)")
+          f"{pieces_per_row:.1f} documents per row, {threads} thread(s)")
+    print(f"  masked / causal: {spread(ratio, '.3f')}  (median (min-max) of {rounds} "
+          f"interleaved rounds, each the fastest of 5 steps; target <= 1.15)")
 
 
 def shakespeare_splits(tokenizer: CharTokenizer):
@@ -112,7 +101,7 @@ def validation_loss(model, ids, plan, masked: bool, eot_id: int, num_rows: int =
     with torch.no_grad():
         for rows in np.array_split(chosen, max(1, len(chosen) // 32)):
             x, y, document_ids, position_ids = get_packed_rows(ids, plan, rows, eot_id=eot_id)
-            packed = dict(document_ids=document_ids, position_ids=position_ids) if masked else {}
+            packed = {"document_ids": document_ids, "position_ids": position_ids} if masked else {}
             kept = int((y != -100).sum())
             total += float(lm_cross_entropy(model(x, **packed), y)) * kept
             count += kept
@@ -137,7 +126,7 @@ def train_one(mode: str, seed: int, steps: int, data, tokenizer) -> float:
             x, y, document_ids, position_ids = get_packed_batch(
                 train_ids, train_plan, 16, generator=generator, eot_id=eot
             )
-            packed = dict(document_ids=document_ids, position_ids=position_ids)
+            packed = {"document_ids": document_ids, "position_ids": position_ids}
             packed = packed if mode == "masked" else {}
         loss = lm_cross_entropy(model(x, **packed), y)
         optimizer.zero_grad(set_to_none=True)
@@ -171,6 +160,7 @@ def loss_comparison(steps: int, seeds: list[int]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved step-time rounds")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--skip-loss", action="store_true", help="only measure step time")
@@ -180,7 +170,7 @@ def main() -> None:
     print(f"load average: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores")
     start = time.perf_counter()
     torch.set_num_threads(args.threads)
-    step_time(args.threads)
+    step_time(args.threads, args.rounds)
     if not args.skip_loss:
         loss_comparison(args.steps, args.seeds)
     print(f"\ntotal {time.perf_counter() - start:.0f} s; "

@@ -1,7 +1,7 @@
 """LM head + loss: chunked g2c linear_cross_entropy vs materialised logits vs PyTorch's.
 
-    python benchmarks/bench_linear_cross_entropy.py                 # all three parts
-    python benchmarks/bench_linear_cross_entropy.py headline        # or: crossover, chunks
+    python benchmarks/bench_linear_cross_entropy.py [--rounds 5]          # all three parts
+    python benchmarks/bench_linear_cross_entropy.py headline              # or: crossover, chunks
 
 Every variant runs the same forward+backward of ``hidden (N, d) -> logits
 (N, V) -> mean cross-entropy`` with a bias, gradients for hidden, weight and
@@ -20,28 +20,33 @@ headline:  (N, d, V) = (8192, 768, 50304). Peak memory is measured in a fresh
            interpreter per variant: peak RSS (VmHWM) during the step minus the
            RSS just before it, after a small warm-up call has loaded the kernels;
            it includes the .grad tensors the step leaves behind (~180 MiB).
-           Times come from one process, variants interleaved round-robin so
-           a burst of load from other jobs hits all of them alike.
+           Memory does not drift with the machine's speed: one run each.
 crossover: plain path vs chunked path (default chunk) from a char-level head
            to GPT-2's: where chunking stops costing time (PLAIN_PATH_MAX_LOGITS).
 chunks:    rows per chunk at the headline size, which sets the default chunk.
+
+Times: one process, interleaved rounds (see timing.py); every time is a
+ratio to a baseline in the same round, printed as median (min-max).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import torch
 from torch.nn import LinearCrossEntropyOptions
 from torch.nn import functional as F
 
-from g2c.nn import cross_entropy
-from g2c.nn import linear_cross_entropy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved_best, spread
+
+from g2c.nn import cross_entropy, linear_cross_entropy
 from g2c.nn.linear_cross_entropy import PLAIN_PATH_MAX_LOGITS, default_chunk_size
 
 HEADLINE = (8192, 768, 50304)  # N = B·T positions, d, V
@@ -113,42 +118,33 @@ def peak_in_subprocess(variant: str, size: tuple[int, int, int]) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def interleaved_times(variants: dict, inputs, repeats: int) -> dict[str, list[float]]:
-    """Seconds per step for each variant, run round-robin ``repeats`` times."""
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeats):
-        for name, loss_fn in variants.items():
-            start = time.perf_counter()
-            step(loss_fn, *inputs)
-            times[name].append(time.perf_counter() - start)
-    return times
+def step_fns(variants: dict, inputs) -> dict:
+    return {name: (lambda fn=fn: step(fn, *inputs)) for name, fn in variants.items()}
 
 
-def headline(repeats: int = 3) -> None:
+def per_round(times: dict[str, list[float]], name: str, baseline: str) -> str:
+    return spread([t / b for t, b in zip(times[name], times[baseline])])
+
+
+def headline(rounds: int) -> None:
     rows, dim, vocab = HEADLINE
     print(f"== headline: N={rows}, d={dim}, V={vocab}, fp32, threads={torch.get_num_threads()}")
-    print(f"   load before: {os.getloadavg()}")
     for name in VARIANTS:
-        print(f"   peak extra memory {name:>14}: {peak_in_subprocess(name, HEADLINE):8.0f} MiB",
+        print(f"   peak extra memory {name:>18}: {peak_in_subprocess(name, HEADLINE):8.0f} MiB",
               flush=True)
-    inputs = make_inputs(*HEADLINE)
-    times = interleaved_times({name: VARIANTS[name] for name in TIMED}, inputs, repeats)
-    for name, values in times.items():
-        print(f"   time {name:>14}: min {min(values):6.2f} s  median "
-              f"{statistics.median(values):6.2f} s  all {[round(v, 2) for v in values]}")
-    ratio_min = min(times["g2c"]) / min(times["torch-chunked"])
-    ratio_med = statistics.median(times["g2c"]) / statistics.median(times["torch-chunked"])
-    per_round = [g / p for g, p in zip(times["g2c"], times["torch-chunked"])]
-    print(f"   g2c / torch-chunked: {ratio_min:.2f} (min)  {ratio_med:.2f} (median)  "
-          f"per round {[round(r, 2) for r in per_round]}")
-    print(f"   load after: {os.getloadavg()}")
+    fns = step_fns({name: VARIANTS[name] for name in TIMED}, make_inputs(*HEADLINE))
+    for fn in fns.values():
+        fn()  # one-time costs (page faults, thread pools) before the rounds
+    times = interleaved_best(fns, rounds, repeats=1, warmup=0)
+    print(f"   time / torch-chunked's, median (min-max) of {rounds} interleaved rounds:")
+    for name in TIMED:
+        print(f"   {name:>14}: {per_round(times, name, 'torch-chunked')}")
 
 
-def crossover() -> None:
-    print(f"== crossover: plain (materialised) vs chunked; "
-          f"PLAIN_PATH_MAX_LOGITS = {PLAIN_PATH_MAX_LOGITS:,}")
-    print(f"   {'N':>6} {'d':>4} {'V':>6} {'N·V':>12} {'chunks':>6} {'plain ms':>9} "
-          f"{'chunked ms':>10} {'ratio':>6}")
+def crossover(rounds: int) -> None:
+    print(f"== crossover: chunked / plain (materialised) time, median (min-max) of {rounds} "
+          f"interleaved rounds; PLAIN_PATH_MAX_LOGITS = {PLAIN_PATH_MAX_LOGITS:,}")
+    print(f"   {'N':>6} {'d':>4} {'V':>6} {'N·V':>12} {'chunks':>6} {'chunked / plain':>18}")
     cases = [(64, 32, 65), (1024, 64, 65), (4096, 128, 65), (4096, 384, 512),
              (512, 768, 4096), (2048, 768, 4096), (8192, 768, 4096), (8192, 768, 8192),
              (4096, 768, 50304)]
@@ -163,36 +159,42 @@ def crossover() -> None:
         }
         start = time.perf_counter()
         step(variants["plain"], *inputs)  # warm-up, and a guess at how many repeats fit
-        repeats = max(3, min(200, int(1.0 / (time.perf_counter() - start))))
-        times = interleaved_times(variants, inputs, repeats)
-        plain, chunked = min(times["plain"]), min(times["chunked"])
+        repeats = max(1, min(50, int(0.2 / (time.perf_counter() - start))))
+        times = interleaved_best(step_fns(variants, inputs), rounds, repeats=repeats)
         print(f"   {rows:>6} {dim:>4} {vocab:>6} {rows * vocab:>12,} {-(-rows // chunk):>6} "
-              f"{plain * 1e3:>9.2f} {chunked * 1e3:>10.2f} {chunked / plain:>6.2f}", flush=True)
+              f"{per_round(times, 'chunked', 'plain'):>18}", flush=True)
 
 
-def chunk_sweep(repeats: int = 2) -> None:
+def chunk_sweep(rounds: int) -> None:
     rows, dim, vocab = HEADLINE
-    print(f"== rows per chunk at N={rows}, d={dim}, V={vocab} "
-          f"(default {default_chunk_size(rows, vocab)})")
-    inputs = make_inputs(*HEADLINE)
+    default = default_chunk_size(rows, vocab)
+    print(f"== rows per chunk at N={rows}, d={dim}, V={vocab}: time / the default chunk's "
+          f"({default} rows), median (min-max) of {rounds} interleaved rounds")
     variants = {
         chunk: lambda h, w, b, t, c=chunk: linear_cross_entropy(h, w, t, bias=b, chunk_size=c)
-        for chunk in (64, 128, 256, 512, 1024)
+        for chunk in (128, 256, 512, 1024)
     }
-    times = interleaved_times(variants, inputs, repeats)
-    for chunk, values in times.items():
+    fns = step_fns(variants, make_inputs(*HEADLINE))
+    fns[default]()  # one-time costs before the rounds
+    times = interleaved_best(fns, rounds, repeats=1, warmup=0)
+    for chunk in variants:
         buffer_mib = chunk * vocab * 4 / 2**20
         print(f"   {chunk:>4} rows ({buffer_mib:5.0f} MiB logits buffer): "
-              f"min {min(values):6.2f} s  all {[round(v, 2) for v in values]}", flush=True)
+              f"{per_round(times, chunk, default)}", flush=True)
 
 
-def main(parts: list[str]) -> None:
+def main() -> None:
     known = {"headline": headline, "crossover": crossover, "chunks": chunk_sweep}
-    for part in parts or list(known):
-        if part not in known:
-            raise SystemExit(f"unknown part {part!r}; choose from {sorted(known)}")
-        known[part]()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parts", nargs="*", help=f"any of {list(known)} (default: all)")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    if set(args.parts) - set(known):
+        parser.error(f"unknown part; choose from {list(known)}")
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+    for part in args.parts or known:
+        known[part](args.rounds)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,16 +1,19 @@
 """lm_cross_entropy (our custom-autograd loss) vs torch.nn.functional.cross_entropy.
 
-    python benchmarks/bench_loss.py
+    python benchmarks/bench_loss.py [--rounds 5]
 
 Forward + backward of the loss alone on (B·T, V) logits, at V = 65 (char
-level), 8,192 and 50,304 (GPT-2 sized). Time ratios come from one process;
-peak memory from a fresh subprocess per variant (peak RSS growth during the
+level), 8,192 and 50,304 (GPT-2 sized). Time ratios come from one process,
+g2c and torch in interleaved rounds (per round the fastest of a few calls of
+each), printed as median (min-max) over the rounds; peak memory (which does
+not drift with the machine's speed) from one fresh subprocess per variant (peak RSS growth during the
 measured call, after a tiny warm-up call of the same variant), so one
 measurement cannot hide inside another's freed pages.
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +22,9 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import best_time  # noqa: E402
+from timing import interleaved_best, spread
 
-from g2c.pretraining import lm_cross_entropy  # noqa: E402
+from g2c.pretraining import lm_cross_entropy
 
 # (B, T, V): B·T positions, V classes
 CASES = [(32, 256, 65), (32, 256, 8192), (8, 256, 50304)]
@@ -74,21 +77,21 @@ def peak_rss_growth_mib(variant: str, case: tuple[int, int, int]) -> float:
 
 
 def main() -> None:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(f"threads={torch.get_num_threads()}  (forward+backward of the loss alone)")
-    print(f"{'B·T':>6} {'V':>6} {'g2c ms':>8} {'torch ms':>9} {'ratio':>6} "
-          f"{'g2c MiB':>8} {'torch MiB':>9}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(f"threads={torch.get_num_threads()}  (forward+backward of the loss alone); g2c / torch "
+          f"time: median (min-max) of {args.rounds} interleaved rounds")
+    print(f"{'B·T':>6} {'V':>6} {'g2c / torch time':>18} {'g2c MiB':>8} {'torch MiB':>9}")
     for case in CASES:
         logits, targets = make_inputs(*case)
-        repeats = 30 if case[2] < 1000 else 5
-        times = {
-            name: best_time(lambda fn=fn: step(fn, logits, targets), repeats=repeats, warmup=2)
-            for name, fn in VARIANTS.items()
-        }
+        fns = {name: (lambda fn=fn, x=logits, y=targets: step(fn, x, y))
+               for name, fn in VARIANTS.items()}
+        times = interleaved_best(fns, args.rounds, repeats=100 if case[2] < 1000 else 3)
+        ratio = [g / t for g, t in zip(times["g2c"], times["torch"])]
         memory = {name: peak_rss_growth_mib(name, case) for name in VARIANTS}
-        print(f"{case[0] * case[1]:>6} {case[2]:>6} {times['g2c'] * 1e3:>8.2f} "
-              f"{times['torch'] * 1e3:>9.2f} {times['g2c'] / times['torch']:>6.2f} "
-              f"{memory['g2c']:>8.0f} {memory['torch']:>9.0f}")
+        print(f"{case[0] * case[1]:>6} {case[2]:>6} {spread(ratio):>18} "
+              f"{memory['g2c']:>8.0f} {memory['torch']:>9.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """What the logits' output bias buys ShakespeareLM: loss at fixed steps and step speed.
 
-    python benchmarks/bench_output_bias.py                  # 3 seeds x 700 steps, 15 speed rounds
+    python benchmarks/bench_output_bias.py                  # 3 seeds x 700 steps, 5 speed rounds
     python benchmarks/bench_output_bias.py --seeds 0 1 2 3 --steps 700 --rounds 7
 
 ``g2c export`` needs ``output_bias=False`` (no stock transformers decoder adds
@@ -15,11 +15,9 @@ precision) on TinyShakespeare, char level.
    validation windows. Fixed steps, so the machine's speed does not matter.
 2. **Speed**: both variants built side by side in one process with the
    trainer's own step parts (precision, fused AdamW, CPU tuning, fused loss);
-   ``--rounds`` rounds, each timing ``--speed-steps`` steps of one variant and
-   then of the other, the order alternating between rounds so that neither
-   always runs second. Per round the ratio of their fastest steps; the
-   result is the median ratio. Interleaving a few seconds at a time keeps a
-   busy machine's drift out of the ratio.
+   ``--rounds`` interleaved rounds (benchmarks/timing.py), each timing
+   ``--speed-steps`` steps of each variant. Per round the ratio of their
+   fastest steps; printed as median (min-max) over the rounds.
 
 ``--seeds`` with no value skips the loss runs, ``--rounds 0`` the speed rounds.
 """
@@ -37,16 +35,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import torch  # noqa: E402
+import torch
+from timing import interleaved, spread
 
-from g2c.app.tracks import get_track  # noqa: E402
-from g2c.corpora import prepare_corpus  # noqa: E402
-from g2c.pretraining import get_lm_batch  # noqa: E402
-from g2c.training import Trainer  # noqa: E402
-from g2c.training.cpu_tuning import CpuTuning  # noqa: E402
-from g2c.training.optimizer import build_optimizer  # noqa: E402
-from g2c.training.precision import TrainingPrecision  # noqa: E402
+from g2c.app.tracks import get_track
+from g2c.corpora import prepare_corpus
+from g2c.pretraining import get_lm_batch
+from g2c.training import Trainer
+from g2c.training.cpu_tuning import CpuTuning
+from g2c.training.optimizer import build_optimizer
+from g2c.training.precision import TrainingPrecision
 
 VARIANTS = {"output_bias=True": True, "output_bias=False": False}
 
@@ -120,19 +120,13 @@ def report_speed(prepared, args) -> None:
     tuning = CpuTuning(get_track("ShakespeareLM").training.cpu_tuning, torch.device("cpu"))
     timers = {name: StepTimer(prepared, output_bias=output_bias, tuning=tuning)
               for name, output_bias in VARIANTS.items()}
-    print(f"\nspeed: fastest training step of {args.speed_steps} per variant per round, "
-          f"alternating order ({timers['output_bias=False'].precision.precision}):")
-    ratios = []
     with tuning.running(max_time=None, threads=args.threads):  # denormals flushed
-        for round_number in range(args.rounds):
-            order = list(timers.items())[:: 1 if round_number % 2 == 0 else -1]
-            per_step = {name: timer.seconds_per_step(args.speed_steps) for name, timer in order}
-            ratios.append(per_step["output_bias=False"] / per_step["output_bias=True"])
-            print(f"  round {round_number + 1}: " + ", ".join(
-                f"{name} {1000 * seconds:.2f} ms" for name, seconds in per_step.items())
-                + f"; ratio {ratios[-1]:.3f}", flush=True)
-    print(f"  step time of output_bias=False / True: median {statistics.median(ratios):.3f} "
-          f"(min {min(ratios):.3f}, max {max(ratios):.3f}); load {os.getloadavg()[0]:.2f}")
+        times = interleaved({name: (lambda t=timer: t.seconds_per_step(args.speed_steps))
+                             for name, timer in timers.items()}, args.rounds)
+    ratio = [a / b for a, b in zip(times["output_bias=False"], times["output_bias=True"])]
+    print(f"\nstep time of output_bias=False / True ({timers['output_bias=False'].precision.precision}"
+          f"): {spread(ratio, '.3f')}, median (min-max) of {args.rounds} interleaved rounds, "
+          f"each the fastest of {args.speed_steps} steps; load {os.getloadavg()[0]:.2f}")
 
 
 def main() -> int:
@@ -140,7 +134,7 @@ def main() -> int:
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared/data/tinyshakespeare.txt"))
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=700, help="training steps per loss run")
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved speed rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved speed rounds")
     parser.add_argument("--speed-steps", type=int, default=10,
                         help="timed steps per variant per round")
     parser.add_argument("--threads", type=int, default=1,

@@ -1,13 +1,15 @@
-"""Prepare a synthetic corpus larger than RAM budgets allow: peak RSS and tokens/s.
+"""Prepare a synthetic corpus larger than RAM budgets allow: peak RSS.
 
     python benchmarks/bench_prepare.py --gigabytes 2.1 [--tokenizers char,bpe]
 
 Writes a synthetic ``.jsonl`` corpus (Zipf-distributed made-up words, documents
 of 1-16 KB) of the requested size under a fresh temporary directory in /tmp,
 runs ``prepare_corpus`` on it once per tokenizer in a child process, and
-prints each child's wall time, tokens/s and peak resident memory (the
-child's VmHWM — the goal is < 500 MiB), then deletes everything.
-Takes minutes for 2 GB; not part of ``make test``.
+prints each child's peak resident memory (its VmHWM; the goal is < 500 MiB),
+then deletes everything. Peak RSS is a memory size, which does not drift
+with the machine's speed: one run per tokenizer measures it. (Tokenizer
+speed, as ratios, is bench_tokenizer.py's.) Takes minutes for 2 GB; not part
+of ``make test``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import numpy as np
 # of this process image alone: ru_maxrss would also count the parent's pages
 # copied at fork.
 CHILD = """
-import json, resource, sys, time
+import json, resource, sys
 from g2c.corpora import prepare_corpus
 
 def peak_rss_mib():
@@ -40,16 +41,12 @@ def peak_rss_mib():
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-start = time.perf_counter()
 prepared = prepare_corpus(sys.argv[1], sys.argv[2], tokenizer=sys.argv[3], progress=False)
-seconds = time.perf_counter() - start
 manifest = prepared.manifest
 print(json.dumps({
-    "seconds": seconds,
     "tokens": manifest["split"]["total_tokens"],
     "documents": manifest["documents"]["count"],
     "vocab_size": prepared.vocab_size,
-    "encode_tokens_per_second": manifest["encoding"]["tokens_per_second"],
     "peak_rss_mib": peak_rss_mib(),
 }))
 """
@@ -105,20 +102,15 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="g2c-bench-prepare-", dir="/tmp"))
     try:
         corpus = workdir / "synthetic.jsonl"
-        start = time.perf_counter()
         size, documents = write_synthetic_corpus(corpus, int(args.gigabytes * 1e9))
-        print(f"synthetic corpus: {size / 1e9:.2f} GB, {documents:,} documents "
-              f"({time.perf_counter() - start:.0f} s to write)", flush=True)
+        print(f"synthetic corpus: {size / 1e9:.2f} GB, {documents:,} documents", flush=True)
         for kind in args.tokenizers.split(","):
             out = workdir / f"prepared-{kind}"
             result = subprocess.run([sys.executable, "-c", CHILD, str(corpus), str(out), kind],
                                     check=True, capture_output=True, text=True)
             stats = json.loads(result.stdout.strip().splitlines()[-1])
-            print(f"{kind:>4}: V={stats['vocab_size']:,}  {stats['tokens']:,} tokens in "
-                  f"{stats['seconds']:.0f} s = {stats['tokens'] / stats['seconds'] / 1e6:.2f} M "
-                  f"tokens/s overall, {stats['encode_tokens_per_second'] / 1e6:.2f} M tokens/s "
-                  f"in the encoding pass; peak RSS {stats['peak_rss_mib']:.0f} MiB "
-                  f"(goal < 500 MiB)", flush=True)
+            print(f"{kind:>4}: V={stats['vocab_size']:,}  {stats['tokens']:,} tokens; "
+                  f"peak RSS {stats['peak_rss_mib']:.0f} MiB (goal < 500 MiB)", flush=True)
             shutil.rmtree(out)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

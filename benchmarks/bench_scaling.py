@@ -1,45 +1,53 @@
 """Training throughput of 2 processes (DDP, FSDP2) vs 1, on this machine's CPU cores.
 
-    python benchmarks/bench_scaling.py
+    python benchmarks/bench_scaling.py [--rounds 5]
 
 One training step = forward, backward, gradient averaging, AdamW, on the
-default ``g2c pretrain`` model size (C=128, 2 layers, 4 heads, T=64, V=65)
-with B=16 windows per process. Throughput is windows per second summed over
-processes, so "vs baseline" is the speed-up of the whole global batch.
+default track's model (README: ShakespeareLM, ``get_track("ShakespeareLM")``:
+C=128, 2 layers, 4 heads, rotary, SwiGLU, T=128, V of the built-in
+Shakespeare's characters) with its B=16 windows per process, in fp32 (what
+``--precision auto`` picks on a CPU without native bf16). Throughput is
+windows per second summed over processes, so the speed-up is that of the
+whole global batch.
 
 Everything runs inside one 2-process torchrun launch (gloo on 127.0.0.1): the
-single-process baselines are timed on rank 0 while rank 1 sleeps at a
-barrier, and the setups take turns in short interleaved rounds, keeping each
-one's best — so a busy shared machine slows all setups alike instead of
-whichever happened to run at the wrong moment.
+single-process setups are timed on rank 0 while rank 1 sleeps at a barrier,
+and the setups take turns in interleaved rounds (per round the fastest of a
+few steps of each), so a busy shared machine slows all setups alike. Each
+speed-up is per round against the baseline, printed as median (min-max).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import best_time  # noqa: E402
+from timing import best_time, spread
 
-from g2c.pretraining import get_lm_batch  # noqa: E402
-from g2c.training.distributed import (  # noqa: E402
+from g2c.app.tracks import get_track
+from g2c.corpora import shakespeare_documents
+from g2c.pretraining import get_lm_batch
+from g2c.tokenizer import CharTokenizer
+from g2c.training.distributed import (
     DistributedContext,
     destroy_distributed,
     init_distributed,
     rank_generator,
 )
-from g2c.training.parallel import wrap_model  # noqa: E402
-from g2c.training.precision import TrainingPrecision  # noqa: E402
-from g2c.transformer import TransformerLM  # noqa: E402
+from g2c.training.parallel import wrap_model
+from g2c.training.precision import TrainingPrecision
 
-VOCAB, WIDTH, LAYERS, HEADS, CONTEXT, BATCH = 65, 128, 2, 4, 64, 16
-REPEATS, WARMUP, ROUNDS = 5, 1, 8
+TRACK = get_track("ShakespeareLM")
+BATCH, CONTEXT = TRACK.training.batch_size, TRACK.training.context_length
+REPEATS, WARMUP = 3, 1
 SETUPS = (  # name, processes, threads per process, wrapper
     ("1 process, 2 threads (baseline)", 1, 2, None),
     ("1 process, 1 thread", 1, 1, None),
@@ -48,15 +56,18 @@ SETUPS = (  # name, processes, threads per process, wrapper
 )
 
 
-def make_step(context: DistributedContext, wrapper: str | None):
+def make_step(context: DistributedContext, wrapper: str | None, vocab: int):
     """A closure running one training step of a fresh model (wrapped, or this rank's own)."""
     torch.manual_seed(0)
-    model = TransformerLM(VOCAB, WIDTH, LAYERS, HEADS, CONTEXT)
+    model = replace(TRACK.model, vocab_size=vocab).build()
     if wrapper is not None:
         model = wrap_model(model, context, fsdp=wrapper == "fsdp")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    training = TRACK.training
+    optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate,
+                                  betas=(training.beta1, training.beta2),
+                                  weight_decay=training.weight_decay)
     precision = TrainingPrecision("fp32", "cpu")
-    stream = torch.randint(0, VOCAB, (200_000,), generator=torch.Generator().manual_seed(0))
+    stream = torch.randint(0, vocab, (200_000,), generator=torch.Generator().manual_seed(0))
     generator = rank_generator(0, context.rank)
 
     def step() -> None:
@@ -68,47 +79,49 @@ def make_step(context: DistributedContext, wrapper: str | None):
     return step
 
 
-def measure_on_ranks() -> dict | None:
-    """Best seconds per step of every setup; returned on rank 0 (None elsewhere)."""
+def measure_on_ranks(rounds: int) -> dict | None:
+    """Per-round best seconds per step of every setup; returned on rank 0 (None elsewhere)."""
+    vocab = CharTokenizer.train(shakespeare_documents()).vocab_size
     context = init_distributed(device="cpu")
     try:
-        steps = {name: make_step(context, wrapper) for name, _, _, wrapper in SETUPS}
-        best = {name: float("inf") for name in steps}
-        for _ in range(ROUNDS):
-            for name, processes, threads, _ in SETUPS:
+        steps = {name: make_step(context, wrapper, vocab) for name, _, _, wrapper in SETUPS}
+        times = {name: [] for name in steps}
+        for index in range(rounds):
+            for name, processes, threads, _ in SETUPS[:: 1 if index % 2 == 0 else -1]:
                 torch.set_num_threads(threads)
                 if processes == 2 or context.is_main:
-                    seconds = best_time(steps[name], repeats=REPEATS, warmup=WARMUP)
-                    best[name] = min(best[name], seconds)
+                    times[name].append(best_time(steps[name], repeats=REPEATS, warmup=WARMUP))
                 context.barrier()  # rank 1 waits (asleep) while rank 0 runs alone
-        return best if context.is_main else None
+        return {"vocab": vocab, "times": times} if context.is_main else None
     finally:
         destroy_distributed()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", __file__, "--rank-worker"]
+               "--nproc_per_node=2", __file__, "--rank-worker", str(args.rounds)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         raise SystemExit(f"torchrun failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    best = json.loads(result.stdout.strip().splitlines()[-1])
-    baseline, one_thread = best[SETUPS[0][0]], best[SETUPS[1][0]]
-    print(f"B={BATCH} windows/process, T={CONTEXT}, C={WIDTH}, {LAYERS} layers; "
-          f"{os.cpu_count()} CPU cores; best of {ROUNDS} interleaved rounds")
-    print(f"{'setup':34s} {'ms/step':>8s} {'windows/s':>10s} {'vs baseline':>12s} "
-          f"{'vs 1 thread':>12s}")
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    times = measured["times"]
+    print(f"ShakespeareLM model (V={measured['vocab']}), B={BATCH} windows/process, T={CONTEXT}, "
+          f"fp32; {os.cpu_count()} CPU cores; throughput of the global batch vs the baseline's, "
+          f"median (min-max) of {args.rounds} interleaved rounds, each the fastest of {REPEATS} "
+          f"steps")
     for name, processes, _, _ in SETUPS:
-        seconds = best[name]
-        print(f"{name:34s} {seconds * 1e3:8.1f} {processes * BATCH / seconds:10.0f} "
-              f"{processes * baseline / seconds:11.2f}x {processes * one_thread / seconds:11.2f}x")
+        speedup = [processes * base / t for t, base in zip(times[name], times[SETUPS[0][0]])]
+        print(f"  {name:34s} {spread(speedup)}x")
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--rank-worker"]:
-        best = measure_on_ranks()
-        if best is not None:
-            print(json.dumps(best), flush=True)
+    if sys.argv[1:2] == ["--rank-worker"]:
+        result = measure_on_ranks(int(sys.argv[2]))
+        if result is not None:
+            print(json.dumps(result), flush=True)
     else:
         main()
