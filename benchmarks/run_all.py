@@ -6,7 +6,7 @@ By default each script runs in its quick form (QUICK below: smaller sizes,
 the speed parts only; about 15 minutes in all on 2 cores) and the scripts in
 BY_NAME_ONLY are left out unless named. ``--full`` runs every script with its
 own defaults, the commands docs/benchmarks.md names (about an hour and a
-half, plus bench_vs_nanogpt's ~20 minutes when named). Each script prints
+half, plus the training comparisons' tens of minutes when named). Each script prints
 median (min-max) over interleaved rounds of ratios against a baseline
 measured in the same run (benchmarks/timing.py). Never run two at once.
 """
@@ -27,7 +27,8 @@ QUICK = {
     "prepare_hf": ["--gigabytes", "0.2"],
     "tokenizer": ["--repeat-text", "1"],
 }
-BY_NAME_ONLY = {"vs_nanogpt"}  # ~20 minutes even in its shortest useful form
+# Training runs of tens of minutes (the "Time to loss" section's scripts): run them by name.
+BY_NAME_ONLY = {"vs_nanogpt", "recipe_choices"}
 
 
 def main() -> int:
