@@ -1,0 +1,146 @@
+"""Which recipe choices learn more per step and per second: ShakespeareLM side by side.
+
+    python benchmarks/bench_recipe_choices.py                  # 3 seeds, 300 steps and 30 s
+    python benchmarks/bench_recipe_choices.py --rounds 1 --variants adamw muon+qk
+
+Each variant changes the ShakespeareLM track's model and training in one
+way (below) and trains on TinyShakespeare twice per round: for a fixed number
+of steps (learning per step) and for a fixed time budget (learning per
+second, what a user gets). Rounds are interleaved — round r runs every
+variant with seed r — so the machine's drift hits all variants alike. Each
+reports the validation loss (nats per character) on the first half of the
+validation split — the half presets are chosen on; ``bench_vs_nanogpt.py``
+reports the untouched second half — as median (min-max) over rounds, and
+its tokens per second as a ratio to the first variant's in the same round.
+
+ReLU² and the warmup-stable-decay schedule are written here, not in g2c:
+they did not win, so the library does not carry them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import types
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from g2c.app.pretrain import prepare_track_corpus  # noqa: E402
+from g2c.app.tracks import get_track  # noqa: E402
+from g2c.training import Trainer  # noqa: E402
+
+ADAMW = dict(optimizer="adamw")
+MUON = dict(optimizer="muon")
+
+
+def relu_squared(mlp, h):
+    """The modded-nanoGPT MLP: down(relu(up(h))²), one (C, 4C) matrix, no gate."""
+    return mlp.down(F.relu(mlp.up(h)).square())
+
+
+class WarmupStableDecay:
+    """Linear warm-up, the peak held, then a linear decay over the last ``decay`` fraction."""
+
+    def __init__(self, peak: float, min_ratio: float, warmup: int, decay: float = 0.5):
+        self.peak, self.min_ratio, self.warmup, self.decay = peak, min_ratio, warmup, decay
+
+    def learning_rate(self, step: int, total: int | None) -> float:
+        if step < self.warmup:
+            return self.peak * (step + 1) / self.warmup
+        start = (total or step + 1) * (1 - self.decay)
+        if step < start:
+            return self.peak
+        progress = (step - start) / max((total or step + 1) - start, 1)
+        return self.peak * (1 - progress * (1 - self.min_ratio))
+
+
+# name -> (model overrides, training overrides, extra); the first is the baseline.
+VARIANTS = {
+    "adamw": ({"qk_norm": False}, ADAMW, None),
+    "adamw+qk": ({"qk_norm": True}, ADAMW, None),
+    "muon": ({"qk_norm": False}, MUON, None),
+    "muon+qk": ({"qk_norm": True}, MUON, None),
+    "muon+qk+relu2": ({"qk_norm": True, "mlp": "gelu", "hidden_dim": 512}, MUON, "relu2"),
+    "muon+qk+wsd": ({"qk_norm": True}, MUON, "wsd"),
+}
+
+
+def train(prepared, val, variant: str, seed: int, **limits) -> dict:
+    model_changes, training_changes, extra = VARIANTS[variant]
+    track = get_track("ShakespeareLM")
+    config = replace(track.training, **training_changes, **limits, seed=seed,
+                     eval_interval=10**9, val_tokens=None)
+    torch.manual_seed(seed)
+    model = replace(track.model, vocab_size=prepared.vocab_size, **model_changes).build()
+    if extra == "relu2":
+        for block in model.blocks:
+            block.mlp.forward = types.MethodType(relu_squared, block.mlp)
+    trainer = Trainer(model, prepared.train, val, config, quiet=True)
+    if extra == "wsd":
+        trainer.schedule = WarmupStableDecay(config.learning_rate, config.min_lr_ratio,
+                                             config.warmup_steps)
+    result = trainer.fit()
+    return {"val": result.final_val_loss, "steps": result.steps,
+            "tokens_per_second": result.timing["tokens_per_second"]}
+
+
+def summary(values: list[float], digits: int = 4) -> str:
+    return (f"{statistics.median(values):.{digits}f} "
+            f"({min(values):.{digits}f}-{max(values):.{digits}f})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default=str(ROOT.parent / "shared/data/tinyshakespeare.txt"))
+    parser.add_argument("--rounds", type=int, default=3, help="seeds, interleaved (default 3)")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--timed-variants", nargs="*", default=["adamw", "muon", "muon+qk"],
+                        choices=list(VARIANTS), help="the variants also run on the time budget")
+    args = parser.parse_args()
+    if not Path(args.corpus).is_file():
+        print(f"corpus {args.corpus} not found", file=sys.stderr)
+        return 2
+    runs: dict[tuple[str, str], list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="g2c-recipe-") as scratch:
+        prepared = prepare_track_corpus(replace(get_track("ShakespeareLM"), corpus=args.corpus),
+                                        scratch, quiet=True)
+        val = prepared.val[: len(prepared.val) // 2]
+        for seed in range(args.rounds):
+            for mode, limits, names in (
+                    ("steps", dict(max_steps=args.steps, max_time=None), args.variants),
+                    ("time", dict(max_steps=None, max_time=args.seconds), args.timed_variants)):
+                for variant in names:
+                    run = train(prepared, val, variant, seed, **limits)
+                    runs.setdefault((mode, variant), []).append(run)
+                    print(f"seed {seed} {mode:5s} {variant:14s} val {run['val']:.4f} "
+                          f"({run['steps']} steps, {run['tokens_per_second']:,.0f} tok/s)",
+                          flush=True)
+    baseline = args.variants[0]
+    print(f"\nmedian (min-max) over {args.rounds} seed(s); val loss in nats per character")
+    print(f"{'variant':16s} {f'val at {args.steps} steps':>24s} "
+          f"{f'val at {args.seconds:g} s':>24s} {'steps in the budget':>20s} "
+          f"{'tokens/s vs ' + baseline:>20s}")
+    for variant in args.variants:
+        fixed = runs[("steps", variant)]
+        timed = runs.get(("time", variant))
+        speed = [run["tokens_per_second"] / base["tokens_per_second"]
+                 for run, base in zip(fixed, runs[("steps", baseline)])]
+        print(f"{variant:16s} {summary([r['val'] for r in fixed]):>24s} "
+              f"{summary([r['val'] for r in timed]) if timed else '—':>24s} "
+              f"{summary([r['steps'] for r in timed], 0) if timed else '—':>20s} "
+              f"{summary(speed, 2):>20s}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
