@@ -1,5 +1,5 @@
 """The ``g2c`` command line: one verb per file in ``g2c/commands``, each registering its flags
-with ``add_parser(subparsers)`` and setting ``func``, a thin shell over a Python API."""
+with ``add_parser(subparsers)``; its ``run(args)`` is a thin shell over a Python API."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     verbs = argv[:1] if argv and argv[0] in VERBS else VERBS  # no verb yet: --help lists all
     args = build_parser(verbs).parse_args(argv)
+    run = importlib.import_module(f"g2c.commands.{args.verb}").run
     try:
-        return int(args.func(args) or 0)
+        return int(run(args) or 0)
     except (ValueError, OSError, ReportedError) as error:
         # A user's mistake (ValueError), the machine's (OSError: a missing file, no
         # permission, a full disk) or a run's (ReportedError: training diverged) is one

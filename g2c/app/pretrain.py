@@ -122,6 +122,7 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     """
     wall_start = time.perf_counter()
     context = context or DistributedContext()
+    say = _say if context.is_main else _silent
     if context.is_main and not resume:  # before any tokenizing
         check_writable(Path(out) if out is not None else Path(artifacts_root), 0)
     prepared = prepare_rank0_first(
@@ -145,8 +146,8 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
         overwrite=overwrite, needed_bytes=checkpoint_bytes(num_parameters))
         if context.is_main else None)[0]  # rank 0 decides for every rank
     if plan == "up_to_date":
-        (_say if context.is_main else _silent)(f"{out} already holds this run, finished; nothing to train (--overwrite trains it "
-             f"again, --out DIR writes another copy)")
+        say(f"{out} already holds this run, finished; nothing to train (--overwrite trains it "
+            f"again, --out DIR writes another copy)")
         return 0
     trainer = Trainer(model, prepared.train, prepared.val, track.training, context=context,
                       fsdp=fsdp, train_documents=prepared.train_doc_offsets,
@@ -160,7 +161,6 @@ def run_pretraining(track: Track, *, out=None, resume=None, overwrite: bool = Fa
     if context.is_main:
         trainer.log.on_log = MetricsLog(out, tensorboard=tensorboard,
                                         resume_step=trainer.step if resume else None)
-    say = _say if context.is_main else _silent
     say(f"{name}: {num_parameters:,} parameters | {prepared.tokenizer.kind} V={prepared.vocab_size}"
         f" | corpus {manifest['corpus']['name']}: {len(prepared.train):,} train / "
         f"{len(prepared.val):,} val tokens | validation set: {len(trainer.validation.x)} fixed "

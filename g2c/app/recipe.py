@@ -56,12 +56,12 @@ SECTIONS = {"model": ModelConfig, "training": TrainingConfig}
 LIMITS = ("max_steps", "max_time")
 CHOICES = {"positions": POSITION_KINDS, "mlp": MLP_KINDS, "norm": NORM_KINDS,
            "batch_mode": BATCH_MODES, "optimizer": OPTIMIZERS, "precision": PRECISIONS}
-TOP_LEVEL_HELP = {
-    "track": "the preset the recipe starts from",
-    "corpus": "a SOURCE, as g2c prepare --corpus reads it",
-    "tokenizer": "char, bpe, or a tokenizer.json file",
-    "vocab_size": "BPE vocabulary size (none for char)",
-}
+TOP_LEVEL = (  # the keys outside [model] and [training]: name, kind, optional, help
+    ("track", str, False, "the preset the recipe starts from"),
+    ("corpus", str, False, "a SOURCE, as g2c prepare --corpus reads it"),
+    ("tokenizer", str, False, "char, bpe, or a tokenizer.json file"),
+    ("vocab_size", int, True, "BPE vocabulary size (none for char)"),
+)
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
@@ -140,10 +140,7 @@ def field_docs(cls) -> dict[str, str]:
 
 def recipe_fields() -> list[RecipeField]:
     """Every key a recipe can hold: the top level, then [model], then [training]."""
-    result = [RecipeField(None, "track", str, False, TOP_LEVEL_HELP["track"]),
-              RecipeField(None, "corpus", str, False, TOP_LEVEL_HELP["corpus"]),
-              RecipeField(None, "tokenizer", str, False, TOP_LEVEL_HELP["tokenizer"]),
-              RecipeField(None, "vocab_size", int, True, TOP_LEVEL_HELP["vocab_size"])]
+    result = [RecipeField(None, *key) for key in TOP_LEVEL]
     for section, cls in SECTIONS.items():
         docs = field_docs(cls)
         for field in fields(cls):

@@ -11,7 +11,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--context-length", type=int, default=64, help="T (default 64)")
     parser.add_argument("--batch-size", type=int, default=16, help="B (default 16)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -17,7 +17,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", default="compare.png", metavar="PNG",
                         help="where to write the picture (default compare.png)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -19,7 +19,6 @@ def add_parser(subparsers) -> None:
                         help="score the whole corpus, not its validation split (last 10%%)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:

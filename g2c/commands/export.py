@@ -15,7 +15,6 @@ def add_parser(subparsers) -> None:
     add_artifact_argument(parser)
     parser.add_argument("--to", required=True, metavar="DIR",
                         help="the folder to write (must not exist yet, or be empty)")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -15,7 +15,6 @@ def add_parser(subparsers) -> None:
         help="notebook to grade (default: your working copy in notebooks/work/)",
     )
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -75,7 +75,6 @@ def add_parser(subparsers) -> None:
         "--dist-timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
         help="a collective waiting longer than this (a hung rank) ends the run "
              f"(default {DEFAULT_TIMEOUT_SECONDS:g})")
-    parser.set_defaults(func=run)
 
 
 def track_from_arguments(args) -> Track:

@@ -19,7 +19,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="same seed, same text")
     parser.add_argument("--num-samples", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -10,7 +10,6 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("module", help="module id, e.g. 09b")
     parser.add_argument("--out", required=True, help="new (or empty) directory outside the project")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:
