@@ -146,4 +146,5 @@ def test_the_manifest_reports_bits_per_byte_next_to_the_loss(finished_run):
     # (0 bytes), so bits per byte is the loss in bits per token, a hair higher.
     assert manifest["final_val_bpb"] == pytest.approx(
         manifest["final_val_loss"] / math.log(2), rel=0.02)
-    assert manifest["final_val_bpb"] >= manifest["final_val_loss"] / math.log(2)
+    # (equal when no <|endoftext|> falls in the scored windows: allow the last bit's rounding)
+    assert manifest["final_val_bpb"] >= manifest["final_val_loss"] / math.log(2) - 1e-12

@@ -48,7 +48,8 @@ def orthogonalize(matrix: torch.Tensor, steps: int = 5) -> torch.Tensor:
     x = x / (x.norm() + 1e-7)
     for _ in range(steps):
         gram = x @ x.T
-        x = a * x + (b * gram + c * gram @ gram) @ x
+        polynomial = torch.addmm(gram, gram, gram, beta=b, alpha=c)  # b·A + c·A²
+        x = torch.addmm(x, polynomial, x, beta=a)  # a·X + (b·A + c·A²)·X
     return x.T if tall else x
 
 
