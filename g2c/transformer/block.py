@@ -2,9 +2,6 @@
 
 Pre-norm keeps the residual stream an untouched sum of every layer's output,
 which is why deep stacks train without warm-up tricks. Shapes stay (B, T, C).
-``dropout`` zeroes that fraction of each branch's output in training (and
-scales the rest up), so no unit can be relied on alone: on a small corpus
-seen many times it trades a little fit for a lot less memorising.
 
 ``norm`` picks the normaliser: ``"layer"`` (LayerNorm: subtract the mean,
 divide by the spread, scale and shift) or ``"rms"`` (RMSNorm: divide by the
@@ -43,11 +40,9 @@ class TransformerBlock(nn.Module):
         norm: str = "layer",
         bias: bool = True,
         qk_norm: bool = False,
-        dropout: float = 0.0,
         rotary: RotaryEmbedding | None = None,
     ) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(dropout)  # on each branch's output, before it joins h
         self.attn_norm = make_norm(norm, embedding_dim)
         self.attn = CausalSelfAttention(embedding_dim, num_heads, rotary=rotary, bias=bias,
                                         qk_norm=qk_norm)
@@ -57,5 +52,5 @@ class TransformerBlock(nn.Module):
     def forward(self, h: torch.Tensor, **attention_inputs) -> torch.Tensor:
         """(B, T, C) -> (B, T, C); ``attention_inputs`` (``attn_mask``, ``position_ids``)
         go to :class:`CausalSelfAttention`."""
-        h = h + self.dropout(self.attn(self.attn_norm(h), **attention_inputs))
-        return h + self.dropout(self.mlp(self.mlp_norm(h)))
+        h = h + self.attn(self.attn_norm(h), **attention_inputs)
+        return h + self.mlp(self.mlp_norm(h))

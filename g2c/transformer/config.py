@@ -38,8 +38,6 @@ class ModelConfig:
         bias: biases in the attention and MLP linears.
         qk_norm: layer-normalise each head's queries and keys before they meet
             (steadies attention at high learning rates; the Muon optimizer's partner).
-        dropout: the fraction of the embeddings and of each block branch's output
-            zeroed while training (0: off); against memorising a small corpus.
         output_bias: a learned per-token bias on the logits (off for g2c export:
             stock Hugging Face decoders have none).
     """
@@ -55,7 +53,6 @@ class ModelConfig:
     norm: str = "layer"
     bias: bool = True
     qk_norm: bool = False
-    dropout: float = 0.0
     output_bias: bool = True
 
     def build(self) -> TransformerLM:

@@ -20,8 +20,6 @@ be compared against GPT-2's choices (the defaults):
     norm="layer" | "rms"             LayerNorm or RMSNorm (block.py)
     bias=True | False                biases in the attention and MLP linears
     qk_norm=False | True             normalise each head's queries and keys (attention.py)
-    dropout=0.0 … <1                 zero this fraction of the embeddings and of each
-                                     branch's output while training (block.py)
     output_bias=True | False         the per-token bias added to the logits
 
 ``model(x)`` returns the (B, T, V) logits, as the course writes the loss:
@@ -64,8 +62,8 @@ class TransformerLM(nn.Module):
         num_heads: attention heads per block (must divide C).
         max_seq_len: longest context T the model accepts.
         hidden_dim: MLP width, 4·C by default.
-        positions, mlp, norm, bias, qk_norm, dropout, output_bias: architecture options
-            (see the module doc).
+        positions, mlp, norm, bias, qk_norm, output_bias: architecture options (see the
+            module doc).
     """
 
     def __init__(
@@ -82,7 +80,6 @@ class TransformerLM(nn.Module):
         norm: str = "layer",
         bias: bool = True,
         qk_norm: bool = False,
-        dropout: float = 0.0,
         output_bias: bool = True,
     ) -> None:
         super().__init__()
@@ -102,9 +99,6 @@ class TransformerLM(nn.Module):
         for name, flag in (("bias", bias), ("qk_norm", qk_norm), ("output_bias", output_bias)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False; got {flag!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
-                or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}")
         if embedding_dim % num_heads != 0:
             raise ValueError(
                 f"embedding_dim ({embedding_dim}) must be divisible by num_heads ({num_heads})"
@@ -121,11 +115,10 @@ class TransformerLM(nn.Module):
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 embedding_dim, num_heads, hidden_dim, mlp=mlp, norm=norm, bias=bias,
-                qk_norm=qk_norm, dropout=dropout, rotary=rotary,
+                qk_norm=qk_norm, rotary=rotary,
             )
             for _ in range(num_layers)
         )
-        self.embedding_dropout = nn.Dropout(dropout)
         self.final_norm = make_norm(norm, embedding_dim)
         self.output_bias = nn.Parameter(torch.zeros(vocab_size)) if output_bias else None
         # Check the values of targets, document_ids and position_ids on every call: a
@@ -211,7 +204,6 @@ class TransformerLM(nn.Module):
             if positions is None:
                 positions = torch.arange(time, device=token_ids.device)
             h = h + self.position_embedding(positions)
-        h = self.embedding_dropout(h)
         for index, block in enumerate(self.blocks):
             h = block(h, attn_mask=attn_mask, position_ids=position_ids,
                       kv_cache=None if kv_cache is None else kv_cache.layer(index))
