@@ -85,8 +85,9 @@ def test_muon_resumes_bit_exactly(tmp_path, interrupt_after):
     ids = stream()
 
     def trainer(directory, **overrides):
-        return Trainer(model(qk_norm=True), ids[:5000], ids[5000:], config(max_steps=20,
-                       **overrides), checkpoint_path=directory / "checkpoint.pt", quiet=True)
+        return Trainer(model(qk_norm=True), ids[:5000], ids[5000:],
+                       config(max_steps=20, **overrides),
+                       checkpoint_path=directory / "checkpoint.pt", quiet=True)
 
     whole = trainer(tmp_path / "a").fit()
     first = trainer(tmp_path / "b", checkpoint_interval=10)

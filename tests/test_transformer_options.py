@@ -21,7 +21,7 @@ def _model(**options):
 
 @pytest.mark.parametrize("options", [
     dict(positions="rotary"), dict(mlp="swiglu"), dict(norm="rms"), dict(bias=False),
-    dict(output_bias=False), MODERN,
+    dict(output_bias=False), dict(qk_norm=True), MODERN,
 ])
 def test_every_option_keeps_the_shape_and_causality(options):
     model = _model(**options).eval()
