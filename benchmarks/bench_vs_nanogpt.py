@@ -2,6 +2,7 @@
 
     python benchmarks/bench_vs_nanogpt.py                 # 3 rounds (median and spread)
     python benchmarks/bench_vs_nanogpt.py --rounds 1 --fractions 0.2
+    python benchmarks/bench_vs_nanogpt.py --also "--optimizer adamw --no-qk-norm"
 
 Every round, one after the other on the same machine:
 
@@ -15,6 +16,9 @@ Every round, one after the other on the same machine:
 2. **g2c pretrain** — exactly the user's command, in a fresh process —
    ``--track ShakespeareLM --corpus tinyshakespeare.txt --max-time f·T_nano`` for
    each fraction f (default 0.2 and 1.0).
+3. With ``--also FLAGS`` (repeatable): the same ``g2c pretrain`` runs with FLAGS
+   added, in the same round — e.g. the previous preset, to see what a change
+   bought at equal wall time.
 
 Scoring is the same for every model: the prepared corpus's validation split
 (the last 10% of the token stream) is cut in two. Its first half is
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -46,14 +51,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from g2c.app.artifact import load_artifact  # noqa: E402
-from g2c.app.pretrain import prepare_track_corpus  # noqa: E402
-from g2c.app.tracks import get_track  # noqa: E402
-from g2c.training import Trainer, TrainingConfig  # noqa: E402
-from g2c.training.evaluation import evaluate, validation_windows  # noqa: E402
-from g2c.transformer import ModelConfig  # noqa: E402
+from g2c.app.artifact import load_artifact
+from g2c.app.pretrain import prepare_track_corpus
+from g2c.app.tracks import get_track
+from g2c.training import Trainer, TrainingConfig
+from g2c.training.evaluation import evaluate, validation_windows
+from g2c.transformer import ModelConfig
 
 NANOGPT_MODEL = dict(embedding_dim=128, num_layers=4, num_heads=4, max_seq_len=64,
                      positions="learned", mlp="gelu", norm="layer", bias=False)
@@ -89,13 +94,13 @@ def run_nanogpt_recipe(prepared) -> dict:
             **scores(model.eval(), prepared)}
 
 
-def run_g2c(corpus: str, budget: float, scratch: Path, prepared) -> dict:
+def run_g2c(corpus: str, budget: float, scratch: Path, prepared, flags: str = "") -> dict:
     out = scratch / f"run-{budget:.1f}"
     command = [sys.executable, "-m", "g2c", "pretrain", "--track", "ShakespeareLM",
                "--corpus", corpus, "--max-time", f"{budget:.2f}", "--out", str(out),
                "--data-dir", str(scratch / "data"), "--overwrite", "--quiet",
-               "--no-tensorboard"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+               "--no-tensorboard", *shlex.split(flags)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -116,6 +121,8 @@ def main() -> int:
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared/data/tinyshakespeare.txt"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.2, 1.0])
+    parser.add_argument("--also", action="append", default=[], metavar="FLAGS",
+                        help="also run g2c pretrain with these extra flags at every fraction")
     args = parser.parse_args()
     if not Path(args.corpus).is_file():
         print(f"corpus {args.corpus} not found", file=sys.stderr)
@@ -134,16 +141,18 @@ def main() -> int:
             print(f"round {round_number}: nanoGPT recipe {nano['seconds']:.1f} s, val@64 "
                   f"{nano['val@64']:.4f}", flush=True)
             for fraction in args.fractions:
-                run = run_g2c(args.corpus, fraction * nano["seconds"], scratch, prepared)
-                run["fraction"] = run["seconds"] / nano["seconds"]
-                rows.setdefault(f"g2c ShakespeareLM at {fraction:g}x", []).append(run)
-                print(f"  {fraction:g}x ({run['seconds']:.1f} s, {run['steps']} steps): val@64 "
-                      f"{run['val@64']:.4f}, val@128 {run['val@128']:.4f}", flush=True)
+                for flags in ["", *args.also]:
+                    run = run_g2c(args.corpus, fraction * nano["seconds"], scratch, prepared,
+                                  flags)
+                    name = f"g2c ShakespeareLM {flags} at {fraction:g}x".replace("  ", " ")
+                    rows.setdefault(name, []).append(run)
+                    print(f"  {name} ({run['seconds']:.1f} s, {run['steps']} steps): val@64 "
+                          f"{run['val@64']:.4f}, val@128 {run['val@128']:.4f}", flush=True)
     keys = [f"{part}@{context}" for part in ("val", "test") for context in CONTEXTS]
     print(f"\nmedian (min-max) over {args.rounds} round(s); loss in nats per character")
-    print(f"{'run':34s} {'seconds':>16s} " + " ".join(f"{k:>24s}" for k in keys))
+    print(f"{'run':60s} {'seconds':>16s} " + " ".join(f"{k:>24s}" for k in keys))
     for name, runs in rows.items():
-        print(f"{name:34s} {summary([r['seconds'] for r in runs]):>16s} "
+        print(f"{name:60s} {summary([r['seconds'] for r in runs]):>16s} "
               + " ".join(f"{summary([r[k] for r in runs]):>24s}" for k in keys))
     return 0
 
