@@ -1,6 +1,6 @@
 """lm_cross_entropy (our custom-autograd loss) vs torch.nn.functional.cross_entropy.
 
-    python benchmarks/bench_loss.py [--rounds 5]
+    python benchmarks/bench_loss.py [--rounds 5] [--threads 1]
 
 Forward + backward of the loss alone on (B·T, V) logits, at V = 65 (char
 level), 8,192 and 50,304 (GPT-2 sized). Time ratios come from one process,
@@ -79,7 +79,11 @@ def peak_rss_growth_mib(variant: str, case: tuple[int, int, int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: on a shared 2-core machine two threads collapse "
+                        "whenever another process runs)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     print(f"threads={torch.get_num_threads()}  (forward+backward of the loss alone); g2c / torch "
           f"time: median (min-max) of {args.rounds} interleaved rounds")
     print(f"{'B·T':>6} {'V':>6} {'g2c / torch time':>18} {'g2c MiB':>8} {'torch MiB':>9}")

@@ -11,7 +11,8 @@ windows per second summed over processes, so the speed-up is that of the
 whole global batch.
 
 Everything runs inside one 2-process torchrun launch (gloo on 127.0.0.1): the
-single-process setups are timed on rank 0 while rank 1 sleeps at a barrier,
+single-process setups are timed on rank 0 while rank 1 sleeps at a barrier
+(the baseline: one process, one thread, i.e. one core),
 and the setups take turns in interleaved rounds (per round the fastest of a
 few steps of each), so a busy shared machine slows all setups alike. Each
 speed-up is per round against the baseline, printed as median (min-max).
@@ -49,8 +50,8 @@ TRACK = get_track("ShakespeareLM")
 BATCH, CONTEXT = TRACK.training.batch_size, TRACK.training.context_length
 REPEATS, WARMUP = 3, 1
 SETUPS = (  # name, processes, threads per process, wrapper
-    ("1 process, 2 threads (baseline)", 1, 2, None),
-    ("1 process, 1 thread", 1, 1, None),
+    ("1 process, 1 thread (baseline)", 1, 1, None),
+    ("1 process, 2 threads", 1, 2, None),
     ("2 processes DDP, 1 thread each", 2, 1, "ddp"),
     ("2 processes FSDP2, 1 thread each", 2, 1, "fsdp"),
 )
