@@ -147,6 +147,11 @@ def test_a_time_budget_becomes_a_step_budget_after_the_probe():
     for step in range(1, 4):
         short.record(step=step, elapsed=0.15 * step)
     assert short.total == 2  # the budget ran out while probing
+    stalled = StepBudget(max_steps=None, max_time=10.0)
+    for step, elapsed in enumerate([0.5, 0.6, 5.6, 5.7, 5.8, 5.9], start=1):
+        stalled.record(step=step, elapsed=elapsed)  # step 3 stalled for 5 s
+    # 4.1 s left at the median step (0.1 s): 40 more; the mean (1.08 s) would give 3.
+    assert stalled.total == 6 + 40
 
 
 def test_time_budget_stops_the_run_fully_decayed():

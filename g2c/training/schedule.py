@@ -23,11 +23,14 @@ steps and turns the remaining time into a number of steps, once; from then on
 everything depends on steps only, and the budget is stored in checkpoints, so
 ``--resume`` continues bit-exactly. Until the budget is fixed (at least 6
 steps and 5% of the time) the rate is the warm-up's, or the peak, which needs no total.
+The speed is the *median* step time of the probe: one step stalled by another
+program (a 5 s pause in a 0.15 s loop) would double the mean and halve the run.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 PROBE_STEPS = 5  # steps timed (after the first, which warms kernels up) to fix a time budget,
@@ -66,7 +69,8 @@ class StepBudget:
     def __init__(self, max_steps: int | None, max_time: float | None) -> None:
         self.max_steps, self.max_time = max_steps, max_time
         self.total: int | None = max_steps if max_time is None else None
-        self._probe_start: float | None = None  # elapsed seconds after the first step
+        self._last_elapsed: float | None = None  # after the first step (not timed)
+        self._probe_steps: list[float] = []  # seconds of each timed step
 
     def record(self, *, step: int, elapsed: float, overhead_per_step: float = 0.0) -> None:
         """After ``step`` finished steps and ``elapsed`` training seconds: maybe fix the budget.
@@ -78,11 +82,12 @@ class StepBudget:
         """
         if self.total is not None:
             return
-        if self._probe_start is None:
-            # The first step compiles kernels and fills caches: time the ones after it.
-            self._probe_start = elapsed
-        elif step - 1 >= PROBE_STEPS and elapsed >= PROBE_FRACTION * self.max_time:
-            per_step = (elapsed - self._probe_start) / (step - 1) + overhead_per_step
+        # The first step compiles kernels and fills caches: time the ones after it.
+        if self._last_elapsed is not None:
+            self._probe_steps.append(elapsed - self._last_elapsed)
+        self._last_elapsed = elapsed
+        if len(self._probe_steps) >= PROBE_STEPS and elapsed >= PROBE_FRACTION * self.max_time:
+            per_step = statistics.median(self._probe_steps) + overhead_per_step
             fits = step + int(max(self.max_time - elapsed, 0.0) / max(per_step, 1e-9))
             self.total = min(fits, self.max_steps or fits)
         if self.total is None and (elapsed >= self.max_time or step == self.max_steps):
