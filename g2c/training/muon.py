@@ -22,10 +22,15 @@ The token embedding — a lookup table, and here also the output head — and th
 norms' gains stay with AdamW, as in every published Muon recipe.
 
 Why not ``torch.optim.Muon``: PyTorch 2.13's runs the Newton–Schulz products
-in bf16, which on a CPU without native bf16 (AVX2 only) made a ShakespeareLM
-step 4.4× slower; this one keeps the gradient's dtype (fp32), which cost 27%.
+in bf16, which a CPU without native bf16 (AVX2 only) emulates: a ShakespeareLM
+step took 3.5× AdamW's time with it and 1.2× with this one, which keeps the
+gradient's dtype, fp32 (``benchmarks/bench_muon_step.py``).
 The update rule is the same: Nesterov momentum 0.95, decoupled weight decay
 ``lr · weight_decay``, and the step scaled by √max(1, rows/cols).
+
+A step whose loss or gradient is not finite is skipped as with AdamW, but
+the "skip?" flag is read back to the host once per step (only the fused AdamW
+can take it on the device).
 
     optimizer = MuonWithAdamW([{"params": matrices, "algorithm": "muon", "lr": 0.05},
                                {"params": others}], lr=4e-3, betas=(0.9, 0.99),
