@@ -86,11 +86,12 @@ def test_ctrl_c_saves_a_checkpoint_and_returns(tmp_path, monkeypatch):
         return real_batch(*args, **kwargs)
 
     monkeypatch.setattr(batches_module, "get_lm_batch", batch_then_ctrl_c)
+    handler_before = signal.getsignal(signal.SIGINT)  # SIG_IGN in a background job
     result = trainer.fit()
     # The step finishes, and the run stops at the next check (log_interval = 5: step 10).
     assert result.stopped == "interrupted" and result.steps == 10
     assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 10
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is handler_before  # the handler is restored
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
