@@ -60,8 +60,8 @@ from g2c.training import Trainer, TrainingConfig
 from g2c.training.evaluation import evaluate, validation_windows
 from g2c.transformer import ModelConfig
 
-NANOGPT_MODEL = dict(embedding_dim=128, num_layers=4, num_heads=4, max_seq_len=64,
-                     positions="learned", mlp="gelu", norm="layer", bias=False)
+NANOGPT_MODEL = {"embedding_dim": 128, "num_layers": 4, "num_heads": 4, "max_seq_len": 64,
+                 "positions": "learned", "mlp": "gelu", "norm": "layer", "bias": False}
 NANOGPT_TRAINING = TrainingConfig(
     batch_size=12, context_length=64, learning_rate=1e-3, min_lr_ratio=0.1, warmup_steps=100,
     weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, max_steps=2000,
