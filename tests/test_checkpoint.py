@@ -30,9 +30,10 @@ def stream(n=6000):
     return ids.astype(np.uint16)
 
 
-def make_trainer(tmp_path, max_steps=30, metadata=None, **overrides):
+def make_trainer(tmp_path, max_steps=30, metadata=None, model_options=None, **overrides):
     torch.manual_seed(0)
-    model = TransformerLM(VOCAB, 32, 2, 4, CONTEXT, positions="rotary", mlp="swiglu")
+    model = TransformerLM(VOCAB, 32, 2, 4, CONTEXT, positions="rotary", mlp="swiglu",
+                          **(model_options or {}))
     values = dict(batch_size=4, context_length=CONTEXT, learning_rate=3e-3, warmup_steps=5,
                   max_steps=max_steps, eval_interval=10, log_interval=5, device="cpu")
     values.update(overrides)
@@ -42,15 +43,20 @@ def make_trainer(tmp_path, max_steps=30, metadata=None, **overrides):
                    metadata=metadata or {"corpus": "pattern-11"}, quiet=True)
 
 
-def test_resume_continues_bit_exactly(tmp_path, interrupt_after):
-    whole = make_trainer(tmp_path / "a").fit()
-    first = make_trainer(tmp_path / "b", checkpoint_interval=12)
+@pytest.mark.parametrize("options", [
+    {},
+    # Muon's momentum buffers and the QK-norm gains are checkpointed like AdamW's state.
+    {"model_options": {"qk_norm": True}, "optimizer": "muon", "muon_learning_rate": 0.03},
+], ids=["adamw", "muon"])
+def test_resume_continues_bit_exactly(tmp_path, interrupt_after, options):
+    whole = make_trainer(tmp_path / "a", **options).fit()
+    first = make_trainer(tmp_path / "b", checkpoint_interval=12, **options)
     interrupt_after(first, 12)
     partial = first.fit()  # Ctrl-C in step 12; step 12 is a checkpoint step, so also a check
     assert partial.stopped == "interrupted" and partial.steps == 12
     assert partial.final_val_loss is None
 
-    resumed = make_trainer(tmp_path / "b")
+    resumed = make_trainer(tmp_path / "b", **options)
     resumed.resume(tmp_path / "b" / "checkpoint.pt")
     result = resumed.fit()
     assert result.steps == 30

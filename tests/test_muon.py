@@ -1,29 +1,17 @@
-"""optimizer="muon": orthogonalised updates for the matrices, AdamW for the rest, one schedule."""
+"""optimizer="muon": orthogonalised updates for the matrices, AdamW for the rest.
 
-import numpy as np
+Training with it: tests/test_trainer.py; resuming it: tests/test_checkpoint.py."""
+
 import pytest
 import torch
 from torch import nn
 
-from g2c.training import Trainer, TrainingConfig
+from g2c.training import TrainingConfig
 from g2c.training.muon import MuonWithAdamW, orthogonalize
 from g2c.training.optimizer import build_optimizer
 from g2c.transformer import TransformerLM
 
 VOCAB, CONTEXT = 24, 16
-
-
-def stream(n=6000):
-    rng = np.random.default_rng(0)
-    ids = np.tile(rng.integers(0, VOCAB, 11), n // 11 + 1)[:n]
-    noise = rng.random(n) < 0.1
-    ids[noise] = rng.integers(0, VOCAB, noise.sum())
-    return ids.astype(np.uint16)
-
-
-def model(**options):
-    torch.manual_seed(0)
-    return TransformerLM(VOCAB, 32, 2, 4, CONTEXT, positions="rotary", mlp="swiglu", **options)
 
 
 def config(**overrides):
@@ -53,7 +41,7 @@ def test_orthogonalize_keeps_the_singular_vectors_and_evens_out_the_values(shape
 
 
 def test_matrices_go_to_muon_and_the_embedding_and_vectors_to_adamw():
-    net = model()
+    net = TransformerLM(VOCAB, 32, 2, 4, CONTEXT, positions="rotary", mlp="swiglu")
     optimizer = build_optimizer(net, config(), torch.device("cpu"))
     assert isinstance(optimizer, MuonWithAdamW)
     names = {id(p): name for name, p in net.named_parameters()}
@@ -66,38 +54,6 @@ def test_matrices_go_to_muon_and_the_embedding_and_vectors_to_adamw():
     assert by_algorithm["muon"] == linear_weights
     assert "token_embedding.weight" in by_algorithm["adamw"]
     assert by_algorithm["muon"] | by_algorithm["adamw"] == set(names.values())
-
-
-def test_muon_trains_and_its_rate_follows_the_schedule_at_its_own_peak():
-    ids = stream()
-    trainer = Trainer(model(qk_norm=True), ids[:5000], ids[5000:], config(), quiet=True)
-    result = trainer.fit()
-    assert result.final_val_loss < 0.6 * np.log(VOCAB)
-    muon_group = next(g for g in trainer.optimizer.param_groups if g["algorithm"] == "muon")
-    adam_group = trainer.optimizer.param_groups[0]
-    assert adam_group["lr"] == result.history["lr"][-1][1]  # the last step's scheduled rate
-    assert muon_group["lr"] == pytest.approx(adam_group["lr"] * 0.03 / 3e-3)
-    assert all(torch.count_nonzero(trainer.optimizer.state[p]["momentum_buffer"])
-               for p in muon_group["params"])
-
-
-def test_muon_resumes_bit_exactly(tmp_path, interrupt_after):
-    ids = stream()
-
-    def trainer(directory, **overrides):
-        return Trainer(model(qk_norm=True), ids[:5000], ids[5000:],
-                       config(max_steps=20, **overrides),
-                       checkpoint_path=directory / "checkpoint.pt", quiet=True)
-
-    whole = trainer(tmp_path / "a").fit()
-    first = trainer(tmp_path / "b", checkpoint_interval=10)
-    interrupt_after(first, 10)
-    assert first.fit().steps == 10
-    resumed = trainer(tmp_path / "b")
-    resumed.resume(tmp_path / "b" / "checkpoint.pt")
-    result = resumed.fit()
-    assert result.history["train"] == whole.history["train"]
-    assert result.final_val_loss == whole.final_val_loss
 
 
 @pytest.mark.parametrize("values, message", [

@@ -305,6 +305,18 @@ def test_the_scheduled_learning_rate_reaches_the_optimizer():
     assert 0.5e-3 < moved < 1.5e-3  # 1e-3 = the warm-up rate, not the 1e-2 peak
 
 
+def test_muon_trains_and_its_rate_follows_the_schedule_at_its_own_peak():
+    trainer, result = fit(model=tiny_model(qk_norm=True),
+                          cfg=config(optimizer="muon", muon_learning_rate=0.03))
+    assert result.final_val_loss < 0.6 * np.log(VOCAB)
+    muon_group = next(g for g in trainer.optimizer.param_groups if g["algorithm"] == "muon")
+    adam_group = trainer.optimizer.param_groups[0]
+    assert adam_group["lr"] == result.history["lr"][-1][1]  # the last step's scheduled rate
+    assert muon_group["lr"] == pytest.approx(adam_group["lr"] * 0.03 / 3e-3)
+    assert all(torch.count_nonzero(trainer.optimizer.state[p]["momentum_buffer"])
+               for p in muon_group["params"])
+
+
 def test_gradients_are_cleared_after_every_step():
     trainer, _ = fit(cfg=config(max_steps=3))
     assert all(p.grad is None for p in trainer.model.parameters())
