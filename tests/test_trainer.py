@@ -9,7 +9,11 @@ import torch
 from g2c.training import InitialLossError, Trainer, TrainingConfig, TrainingDiverged
 from g2c.training.evaluation import evaluate, validation_windows
 from g2c.training.optimizer import parameter_groups
-from g2c.training.schedule import StepBudget, WarmupCosineSchedule
+from g2c.training.schedule import (
+    StepBudget,
+    WarmupCosineSchedule,
+    WarmupStableDecaySchedule,
+)
 from g2c.transformer import TransformerLM
 
 VOCAB, CONTEXT = 24, 16
@@ -127,31 +131,70 @@ def test_schedule_warms_up_then_decays_over_the_total_steps():
     assert schedule.learning_rate(30, None) == 1e-3  # total not known yet: no decay
 
 
-def test_a_time_budget_becomes_a_step_budget_after_the_probe():
-    budget = StepBudget(max_steps=None, max_time=10.0)
-    budget.record(step=1, elapsed=0.5)  # the first step (kernel warm-up) is not timed
-    for step in range(2, 6):
-        budget.record(step=step, elapsed=0.5 + 0.1 * (step - 1))
-        assert budget.total is None
-    budget.record(step=6, elapsed=1.0, overhead_per_step=0.1)  # 0.1 s/step + 0.1 overhead
-    assert budget.total == 6 + int(9.0 / 0.2)
-    slow_start = StepBudget(max_steps=None, max_time=100.0)
-    for step in range(1, 7):
-        slow_start.record(step=step, elapsed=0.1 * step)
-    assert slow_start.total is None  # 6 steps, but not yet 5% of the budget: still probing
-    capped = StepBudget(max_steps=20, max_time=10.0)
-    for step in range(1, 7):
-        capped.record(step=step, elapsed=0.1 * step)
+def test_wsd_holds_the_peak_then_decays_linearly_over_the_last_fraction():
+    wsd = WarmupStableDecaySchedule(1e-3, 0.1, warmup_steps=100, decay_fraction=0.5)
+    assert wsd.learning_rate(49, 1000) == pytest.approx(5e-4)  # half-way up the warm-up
+    assert wsd.learning_rate(499, 1000) == 1e-3  # held until the decay starts at step 500
+    assert wsd.learning_rate(750, 1000) == pytest.approx(5.5e-4)  # half-way down
+    assert wsd.learning_rate(1000, 1000) == pytest.approx(1e-4)
+    assert wsd.learning_rate(900, None) == 1e-3  # total not known yet: the peak
+    assert wsd.decay_start(1000) == 500 and wsd.decay_start(150) == 100  # never in the warm-up
+
+
+def record_windows(budget, seconds_per_step, until, every=10, start=0.0):
+    """Feed ``budget`` the trainer's log steps: a window of ``every`` steps at each speed."""
+    elapsed = start
+    for step in range(every, until + 1, every):
+        elapsed += every * seconds_per_step(step)
+        budget.record(step=step, elapsed=elapsed)
+        if budget.total is not None:
+            return step
+
+
+def test_a_time_budget_is_fixed_when_the_schedule_first_needs_the_total():
+    # 0.125 s per step and 12.5 s: 100 steps fit. The first window (kernel warm-up, the
+    # step-0 evaluation) is not timed; cosine needs the total after its warm-up (20 steps).
+    cosine = StepBudget(None, 12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=20))
+    assert record_windows(cosine, lambda step: 0.125, until=200) == 30  # 2 timed windows
+    assert cosine.total == 100
+    # wsd needs it only when its decay starts, at half the run: measured over 50 steps.
+    wsd = StepBudget(None, 12.5, WarmupStableDecaySchedule(1e-3, 0.1, 20, decay_fraction=0.5))
+    assert record_windows(wsd, lambda step: 0.125, until=200) == 50
+    assert wsd.total == 100
+    # The machine halves its speed after step 30: cosine fixed the total too early, wsd
+    # sees the slower steps (the median of the recent windows) and fits the time.
+    def slowing(step):
+        return 0.0625 if step <= 30 else 0.125
+
+    early = StepBudget(None, 10.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
+    record_windows(early, slowing, until=200)
+    late = StepBudget(None, 10.0, WarmupStableDecaySchedule(1e-3, 0.1, 0, decay_fraction=0.4))
+    record_windows(late, slowing, until=200)
+    # 10 s: 30 steps at 0.0625 s (1.875 s) + 65 at 0.125 s = 95 steps fit.
+    assert early.total == 30 + int(8.125 / 0.0625) == 160  # it would take 16.5 s
+    assert abs(late.total - 95) <= 2
+
+
+def test_the_budget_speed_ignores_a_stalled_window_and_respects_its_limits():
+    def stall(step):  # a 5 s pause in the window that ends at step 30
+        return 0.6 if step == 30 else 0.1
+
+    stalled = StepBudget(None, 20.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=40))
+    record_windows(stalled, stall, until=100)
+    # Fixed at step 40 after 9 s: 11 s left at the median 0.1 s/step is 110 more steps
+    # (the mean of the timed windows, 0.27 s/step, would give 41).
+    assert stalled.total == 40 + 110
+    capped = StepBudget(20, 10.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
+    record_windows(capped, lambda step: 0.01, until=20, every=5)
     assert capped.total == 20 and not capped.reached(19) and capped.reached(20)
-    short = StepBudget(max_steps=None, max_time=0.3)
-    for step in range(1, 4):
-        short.record(step=step, elapsed=0.15 * step)
-    assert short.total == 2  # the budget ran out while probing
-    stalled = StepBudget(max_steps=None, max_time=10.0)
-    for step, elapsed in enumerate([0.5, 0.6, 5.6, 5.7, 5.8, 5.9], start=1):
-        stalled.record(step=step, elapsed=elapsed)  # step 3 stalled for 5 s
-    # 4.1 s left at the median step (0.1 s): 40 more; the mean (1.08 s) would give 3.
-    assert stalled.total == 6 + 40
+    short = StepBudget(None, 0.3, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
+    record_windows(short, lambda step: 0.015, until=100, every=10)
+    assert short.total == 20  # the budget ran out while measuring (0.3 s after 20 steps)
+    overhead = StepBudget(None, 12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
+    overhead.record(step=10, elapsed=1.25)
+    overhead.record(step=20, elapsed=2.5)
+    overhead.record(step=30, elapsed=3.75, overhead_per_step=0.125)  # evaluation, amortised
+    assert overhead.total == 30 + int(8.75 / 0.25)
 
 
 def test_time_budget_stops_the_run_fully_decayed():
@@ -174,9 +217,9 @@ def test_a_time_budgeted_run_resumes_bit_exactly(tmp_path, interrupt_after, monk
 
     from g2c.training import schedule
 
-    monkeypatch.setattr(schedule, "PROBE_FRACTION", 0.0)  # fix it after 6 steps, however fast
+    monkeypatch.setattr(schedule, "PROBE_FRACTION", 0.0)  # fix it at step 15, however fast
     first = trainer(tmp_path / "a.pt")
-    interrupt_after(first, 15)  # after the budget is fixed (step 6)
+    interrupt_after(first, 15)  # the budget is fixed at this check (2 timed windows)
     assert first.fit().stopped == "interrupted"
     assert torch.load(tmp_path / "a.pt", weights_only=True)["budget"] == {"total": 40}
     resumed = trainer(tmp_path / "a.pt")

@@ -46,6 +46,7 @@ from g2c.corpora import is_prepared_dir
 from g2c.corpora.manifest import read_manifest
 from g2c.training.config import BATCH_MODES, OPTIMIZERS, TrainingConfig
 from g2c.training.precision import PRECISIONS
+from g2c.training.schedule import LR_SCHEDULES
 from g2c.transformer import ModelConfig
 from g2c.transformer.block import NORM_KINDS
 from g2c.transformer.mlp import MLP_KINDS
@@ -55,7 +56,8 @@ NONE = "none"  # how a recipe file or a flag says None
 SECTIONS = {"model": ModelConfig, "training": TrainingConfig}
 LIMITS = ("max_steps", "max_time")
 CHOICES = {"positions": POSITION_KINDS, "mlp": MLP_KINDS, "norm": NORM_KINDS,
-           "batch_mode": BATCH_MODES, "optimizer": OPTIMIZERS, "precision": PRECISIONS}
+           "batch_mode": BATCH_MODES, "optimizer": OPTIMIZERS, "precision": PRECISIONS,
+           "lr_schedule": LR_SCHEDULES}
 TOP_LEVEL = (  # the keys outside [model] and [training]: name, kind, optional, help
     ("track", str, False, "the preset the recipe starts from"),
     ("corpus", str, False, "a SOURCE, as g2c prepare --corpus reads it"),

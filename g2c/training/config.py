@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from g2c.training.device import check_device_name
+from g2c.training.schedule import LR_SCHEDULES
 from g2c.validation import (
     require_bool,
     require_choice,
@@ -39,8 +40,15 @@ class TrainingConfig:
             one optimizer step sees ``batch_size · grad_accum_steps`` windows.
         context_length: tokens per window (T).
         learning_rate: peak learning rate, reached after ``warmup_steps``.
-        min_lr_ratio: the cosine ends at ``learning_rate · min_lr_ratio``.
+        min_lr_ratio: the decay ends at ``learning_rate · min_lr_ratio``.
         warmup_steps: linear warm-up length, in optimizer steps.
+        lr_schedule: after the warm-up, "cosine" (default): half a cosine down
+            to the floor over the rest of the run; or "wsd" (warmup-stable-decay):
+            the peak held, then a linear decay over the last ``decay_fraction``
+            of the run. With ``max_time`` the run's length in steps is fixed
+            only when the decay starts, so wsd's budget is measured over half
+            the run (``g2c.training.schedule``).
+        decay_fraction: wsd only: the share of the run spent decaying.
         weight_decay: decoupled decay on weight matrices only (both optimizers).
         beta1, beta2: AdamW's moment decay rates.
         optimizer: "adamw" (default), or "muon": Muon for the matrices inside
@@ -115,6 +123,8 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     min_lr_ratio: float = 0.1
     warmup_steps: int = 100
+    lr_schedule: str = "cosine"
+    decay_fraction: float = 0.5
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.99
@@ -152,6 +162,8 @@ class TrainingConfig:
         require_non_negative_int("seed", self.seed)
         _require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
         _require_number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
+        require_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _require_number("decay_fraction", self.decay_fraction, low=0.0, high=1.0, low_open=True)
         _require_number("weight_decay", self.weight_decay, low=0.0)
         require_choice("optimizer", self.optimizer, OPTIMIZERS)
         _require_number("muon_learning_rate", self.muon_learning_rate, low=0.0, low_open=True)

@@ -1,30 +1,41 @@
-"""The learning-rate schedule, and how long the run is: warm-up, cosine decay, a step budget.
+"""The learning-rate schedule, and how long the run is: warm-up, decay, a step budget.
 
-    lr
-    peak |     ______
-         |    /      ‾‾‾‾--__
-         |   /               ‾‾--__
-    floor|  /                      ‾‾‾‾‾‾
-         +--+---------------------------+--> step
-           warm-up                  total steps
+Two shapes, both with a linear warm-up (counted in steps) that lets Adam's
+moment estimates settle before the steps get large:
 
-Warm-up (counted in steps) lets Adam's moment estimates settle before the
-steps get large. After it, the rate follows half a cosine from ``peak`` to
-``peak · min_lr_ratio`` as the step goes from the warm-up to ``total_steps``.
+    cosine (default)                     wsd: warm-up, stable, decay
+    lr                                   lr
+    peak |   ______                      peak |   ________________
+         |  /      ‾‾‾‾--__                   |  /                ‾‾--__
+    floor| /               ‾‾‾‾‾         floor| /                       ‾‾
+         +-+-----------------+--> step        +-+-----------------+-------+--> step
+          warm-up          total               warm-up   decay start   total
+
+**Cosine** follows half a cosine from ``peak`` to ``peak · min_lr_ratio`` as
+the step goes from the warm-up to ``total_steps``. **Warmup-stable-decay**
+holds the peak and decays linearly to the floor over the last
+``decay_fraction`` of the run. Its rate needs the run's length only when the
+decay starts, which is what makes it the better fit for a time budget (below).
 
 Worked example: peak 1e-3, floor ratio 0.1, warm-up 100 steps, 1000 steps in all.
-    step 49 -> 5.0e-4 (half-way up);  step 550 -> 5.5e-4;  step 1000 -> 1e-4
+    cosine:              step 49 -> 5.0e-4 (half-way up);  step 550 -> 5.5e-4;  step 1000 -> 1e-4
+    wsd, decay 0.5:      step 49 -> 5.0e-4;  step 499 -> 1e-3;  step 750 -> 5.5e-4;  step 1000 -> 1e-4
 
 **A time budget becomes a step budget.** ``max_time`` says "train for 76
 seconds". A schedule that followed the wall clock would make every run, and
 every resumed run, different: the same step gets another rate when the
-machine is slower. So :class:`StepBudget` measures the speed of the first
-steps and turns the remaining time into a number of steps, once; from then on
+machine is slower. So :class:`StepBudget` measures the speed of the steps and
+turns the remaining time into a number of steps, *once*, at the last moment
+the schedule allows: the first step whose rate depends on the total (the end of
+the warm-up for cosine, the start of the decay for wsd). From then on
 everything depends on steps only, and the budget is stored in checkpoints, so
-``--resume`` continues bit-exactly. Until the budget is fixed (at least 6
-steps and 5% of the time) the rate is the warm-up's, or the peak, which needs no total.
-The speed is the *median* step time of the probe: one step stalled by another
-program (a 5 s pause in a 0.15 s loop) would double the mean and halve the run.
+``--resume`` continues bit-exactly. The later the budget is fixed, the more
+steps it has measured and the less of the run is left for the machine's speed
+to drift: fixed after 6 steps, a 30 s run on the 2-core reference machine
+ended anywhere from 25 to 33 s (docs/benchmarks.md, "Time to loss").
+The speed is the *median* seconds per step of the windows between the
+trainer's log steps: one window stalled by another program (a 5 s pause in a
+0.15 s loop) would otherwise shorten the whole run.
 """
 
 from __future__ import annotations
@@ -33,8 +44,10 @@ import math
 import statistics
 from dataclasses import dataclass
 
-PROBE_STEPS = 5  # steps timed (after the first, which warms kernels up) to fix a time budget,
+PROBE_WINDOWS = 2  # timed windows (after the first, which warms kernels up) to fix a budget,
 PROBE_FRACTION = 0.05  # and at least this share of the budget, so the speed is representative
+RECENT_WINDOWS = 20  # the speed is the median of the latest windows: the machine's, now
+LR_SCHEDULES = ("cosine", "wsd")  # see TrainingConfig.lr_schedule
 
 
 @dataclass(frozen=True)
@@ -54,27 +67,62 @@ class WarmupCosineSchedule:
         cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
         return self.peak * (self.min_lr_ratio + (1.0 - self.min_lr_ratio) * cosine)
 
+    def decay_start(self, total_steps: int) -> int:
+        """The first step whose rate depends on ``total_steps``: the end of the warm-up."""
+        return self.warmup_steps
+
+
+@dataclass(frozen=True)
+class WarmupStableDecaySchedule:
+    peak: float
+    min_lr_ratio: float
+    warmup_steps: int
+    decay_fraction: float  # the last this much of the run decays linearly to the floor
+
+    def learning_rate(self, step: int, total_steps: int | None) -> float:
+        """The rate for optimizer step ``step`` (0-based) of a run of ``total_steps``
+        (None: not known yet, the peak)."""
+        if step < self.warmup_steps:
+            return self.peak * (step + 1) / self.warmup_steps
+        if total_steps is None or step < (start := self.decay_start(total_steps)):
+            return self.peak
+        progress = min((step - start) / max(total_steps - start, 1), 1.0)
+        return self.peak * (1.0 - (1.0 - self.min_lr_ratio) * progress)
+
+    def decay_start(self, total_steps: int) -> int:
+        """The first step whose rate depends on ``total_steps``: where the decay begins."""
+        return max(self.warmup_steps, int(total_steps * (1.0 - self.decay_fraction)))
+
+
+def make_schedule(config) -> WarmupCosineSchedule | WarmupStableDecaySchedule:
+    """The schedule a :class:`~g2c.training.config.TrainingConfig` asks for."""
+    if config.lr_schedule == "wsd":
+        return WarmupStableDecaySchedule(config.learning_rate, config.min_lr_ratio,
+                                         config.warmup_steps, config.decay_fraction)
+    return WarmupCosineSchedule(config.learning_rate, config.min_lr_ratio, config.warmup_steps)
+
 
 class StepBudget:
     """How many optimizer steps the run takes: ``max_steps``, or what fits in ``max_time``.
 
-        budget = StepBudget(max_steps=None, max_time=76.0)
-        budget.record(step=..., elapsed=..., overhead_per_step=...)   # after every step
-        budget.total          # None while probing, then fixed (and checkpointed)
+        budget = StepBudget(max_steps=None, max_time=76.0, schedule=schedule)
+        budget.record(step=..., elapsed=..., overhead_per_step=...)   # at every log step
+        budget.total          # None while measuring, then fixed (and checkpointed)
         budget.reached(step)  # the run is over
 
     With both limits, the time budget is capped at ``max_steps``.
     """
 
-    def __init__(self, max_steps: int | None, max_time: float | None) -> None:
-        self.max_steps, self.max_time = max_steps, max_time
+    def __init__(self, max_steps: int | None, max_time: float | None, schedule) -> None:
+        self.max_steps, self.max_time, self.schedule = max_steps, max_time, schedule
         self.total: int | None = max_steps if max_time is None else None
-        self._last_elapsed: float | None = None  # after the first step (not timed)
-        self._probe_steps: list[float] = []  # seconds of each timed step
+        self._last: tuple[int, float] | None = None  # (step, elapsed) of the previous record
+        self._seconds_per_step: list[float] = []  # one entry per timed window
 
     def record(self, *, step: int, elapsed: float, overhead_per_step: float = 0.0) -> None:
         """After ``step`` finished steps and ``elapsed`` training seconds: maybe fix the budget.
 
+        Called at the trainer's log steps, each closing a window of steps.
         ``elapsed`` must be the same on every rank (the trainer's agreed clock),
         so all ranks fix the same budget. ``overhead_per_step``: loop time spent
         outside training steps (evaluation, amortised), so the budget leaves
@@ -82,16 +130,20 @@ class StepBudget:
         """
         if self.total is not None:
             return
-        # The first step compiles kernels and fills caches: time the ones after it.
-        if self._last_elapsed is not None:
-            self._probe_steps.append(elapsed - self._last_elapsed)
-        self._last_elapsed = elapsed
-        if len(self._probe_steps) >= PROBE_STEPS and elapsed >= PROBE_FRACTION * self.max_time:
-            per_step = statistics.median(self._probe_steps) + overhead_per_step
-            fits = step + int(max(self.max_time - elapsed, 0.0) / max(per_step, 1e-9))
-            self.total = min(fits, self.max_steps or fits)
-        if self.total is None and (elapsed >= self.max_time or step == self.max_steps):
-            self.total = step  # the budget ran out while probing
+        # The first window holds the first step, which compiles kernels and fills caches.
+        if self._last is not None and step > self._last[0]:
+            self._seconds_per_step.append((elapsed - self._last[1]) / (step - self._last[0]))
+        self._last = (step, elapsed)
+        if elapsed >= self.max_time or step == self.max_steps:
+            self.total = step  # the budget ran out while measuring
+            return
+        if len(self._seconds_per_step) < PROBE_WINDOWS or elapsed < PROBE_FRACTION * self.max_time:
+            return
+        per_step = statistics.median(self._seconds_per_step[-RECENT_WINDOWS:]) + overhead_per_step
+        fits = step + int((self.max_time - elapsed) / max(per_step, 1e-9))
+        projected = min(fits, self.max_steps or fits)
+        if step >= self.schedule.decay_start(projected):
+            self.total = max(projected, step)
 
     def reached(self, step: int) -> bool:
         return self.total is not None and step >= self.total

@@ -65,7 +65,7 @@ from g2c.training.parallel import (
 )
 from g2c.training.precision import TrainingPrecision
 from g2c.training.progress import ProgressReporter
-from g2c.training.schedule import StepBudget, WarmupCosineSchedule
+from g2c.training.schedule import StepBudget, make_schedule
 from g2c.training.step_guard import StepGuard
 from g2c.training.timing import LoopTiming
 
@@ -154,9 +154,8 @@ class Trainer:
         self.validation, self.train_probe = evaluation_sets(
             train_ids, val_ids, config, world_size=self.context.world_size,
             token_bytes=token_bytes)
-        self.schedule = WarmupCosineSchedule(config.learning_rate, config.min_lr_ratio,
-                                             config.warmup_steps)
-        self.budget = StepBudget(config.max_steps, config.max_time)
+        self.schedule = make_schedule(config)
+        self.budget = StepBudget(config.max_steps, config.max_time, self.schedule)
         self._eval_overhead = 0.0  # evaluation seconds per step, for fixing a time budget
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.initial_check: dict | None = None
@@ -276,10 +275,10 @@ class Trainer:
             evaluate_now = self.step % config.eval_interval == 0
             checkpoint_now = self.step % (config.checkpoint_interval or self.step + 1) == 0
             if (self.step % config.log_interval == 0 or evaluate_now or checkpoint_now
-                    or self.budget.total is None or self.budget.reached(self.step)):
+                    or self.budget.reached(self.step)):
                 self._check(progress)  # the one host read and collective, not every step
-            self.budget.record(step=self.step, elapsed=self.elapsed,
-                               overhead_per_step=self._eval_overhead)
+                self.budget.record(step=self.step, elapsed=self.elapsed,
+                                   overhead_per_step=self._eval_overhead)
             self.tokens_seen += self.tokens_per_step
             self._last_lr = learning_rate
             rate = (self.step - start_step) * self.tokens_per_step / max(
