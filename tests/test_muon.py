@@ -54,6 +54,33 @@ def test_matrices_go_to_muon_and_the_embedding_and_vectors_to_adamw():
     assert by_algorithm["muon"] == linear_weights
     assert "token_embedding.weight" in by_algorithm["adamw"]
     assert by_algorithm["muon"] | by_algorithm["adamw"] == set(names.values())
+    stacking = {names[id(p)]: group["stacked"] for group in optimizer.param_groups
+                if group["algorithm"] == "muon" for p in group["params"]}
+    assert stacking["blocks.0.attn.qkv.weight"] == 3  # q, k, v
+    assert stacking["blocks.1.mlp.up.weight"] == 2  # SwiGLU's gate and value
+    assert stacking["blocks.0.attn.proj.weight"] == stacking["blocks.0.mlp.down.weight"] == 1
+
+
+def test_a_stacked_weight_is_orthogonalised_one_map_at_a_time():
+    """q's gradient 1000x larger than k's and v's: each map still moves by a full step."""
+    net = TransformerLM(VOCAB, 32, 1, 4, CONTEXT, positions="rotary", mlp="swiglu")
+    optimizer = build_optimizer(net, config(weight_decay=0.0), torch.device("cpu"))
+    for group in optimizer.param_groups:
+        group["lr"] = 1.0 if group["algorithm"] == "muon" else 0.0
+    qkv = net.blocks[0].attn.qkv.weight  # (3·32, 32): q, k and v stacked
+    torch.manual_seed(0)
+    for param in net.parameters():
+        param.grad = torch.zeros_like(param)
+    scale = torch.tensor([1000.0, 1.0, 1.0]).repeat_interleave(32)[:, None]
+    qkv.grad = torch.randn_like(qkv) * scale
+    before = qkv.detach().clone()
+    optimizer.step()
+    for block in (before - qkv.detach()).chunk(3):  # each map's update: orthogonal, (32, 32)
+        values = torch.linalg.svdvals(block)
+        assert values.median() > 0.6 and values.max() < 1.25  # not swamped by q's gradient
+    # Orthogonalised whole, the keys' and values' blocks would barely move.
+    whole = orthogonalize(qkv.grad).chunk(3)
+    assert whole[1].norm() < 0.01 * whole[0].norm()
 
 
 @pytest.mark.parametrize("values, message", [

@@ -18,8 +18,10 @@ The rule "decay iff ``param.ndim >= 2``" sorts them without a list of names.
 ``optimizer="muon"`` (``muon.py``) moves the weights of every ``nn.Linear`` —
 the matrices inside the blocks — to Muon at its own peak rate
 (``muon_learning_rate``); the embedding (also the output head) and the
-vectors keep AdamW. The trainer follows one schedule for all groups: a
-group's ``lr_scale`` is its peak rate over ``learning_rate``.
+vectors keep AdamW. A linear layer whose ``stacked_maps`` attribute says it
+computes several maps side by side (attention's ``qkv``: 3) gets a Muon group
+that orthogonalises each map on its own. The trainer follows one schedule for
+all groups: a group's ``lr_scale`` is its peak rate over ``learning_rate``.
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ def build_optimizer(model: nn.Module, config, device: torch.device) -> torch.opt
         return torch.optim.AdamW(parameter_groups(model.parameters(), config.weight_decay),
                                  lr=config.learning_rate, betas=betas,
                                  fused=True if device.type in ("cpu", "cuda") else None)
-    matrices = [module.weight for module in model.modules()
-                if isinstance(module, nn.Linear) and module.weight.requires_grad]
+    by_stacking: dict[int, list[nn.Parameter]] = {}  # maps per weight -> the weights
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and module.weight.requires_grad:
+            by_stacking.setdefault(getattr(module, "stacked_maps", 1), []).append(module.weight)
+    matrices = [param for params in by_stacking.values() for param in params]
     if any(hasattr(param, "full_tensor") for param in matrices):
         raise ValueError("optimizer='muon' orthogonalises whole weight matrices, and FSDP2 "
                          "shards them across ranks: train with DDP (drop --fsdp) or with "
@@ -63,7 +68,9 @@ def build_optimizer(model: nn.Module, config, device: torch.device) -> torch.opt
     in_muon = {id(param) for param in matrices}
     groups = parameter_groups([p for p in model.parameters() if id(p) not in in_muon],
                               config.weight_decay)
-    groups.append({"params": matrices, "algorithm": "muon", "lr": config.muon_learning_rate,
-                   "lr_scale": config.muon_learning_rate / config.learning_rate})
+    groups += [{"params": params, "algorithm": "muon", "stacked": stacked,
+                "lr": config.muon_learning_rate,
+                "lr_scale": config.muon_learning_rate / config.learning_rate}
+               for stacked, params in sorted(by_stacking.items())]
     return MuonWithAdamW(groups, lr=config.learning_rate, betas=betas,
                          weight_decay=config.weight_decay)

@@ -65,6 +65,7 @@ class CausalSelfAttention(nn.Module):
         self.rotary = rotary
         self.explicit_cpu_bf16 = False  # see TransformerLM.set_cpu_bf16_attention
         self.qkv = nn.Linear(embedding_dim, 3 * embedding_dim, bias=bias)
+        self.qkv.stacked_maps = 3  # q, k, v side by side (Muon orthogonalises each alone)
         self.proj = nn.Linear(embedding_dim, embedding_dim, bias=bias)
         head_dim = embedding_dim // num_heads
         self.q_norm = HeadNorm(num_heads, head_dim) if qk_norm else None

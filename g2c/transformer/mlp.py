@@ -28,6 +28,7 @@ class MLP(nn.Module):
         self.kind = require_choice("mlp", kind, MLP_KINDS)
         width = 2 * hidden_dim if kind == "swiglu" else hidden_dim
         self.up = nn.Linear(embedding_dim, width, bias=bias)
+        self.up.stacked_maps = 2 if kind == "swiglu" else 1  # gate and value side by side
         self.down = nn.Linear(hidden_dim, embedding_dim, bias=bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
