@@ -1,8 +1,8 @@
 """Which recipe choices learn more per step and per second: ShakespeareLM side by side.
 
     python benchmarks/bench_recipe_choices.py                  # 3 seeds, 300 steps and 30 s
-    python benchmarks/bench_recipe_choices.py --rounds 1 --variants adamw muon+qk
-    python benchmarks/bench_recipe_choices.py --variants --timed-variants adamw muon
+    python benchmarks/bench_recipe_choices.py --rounds 1 --variants muon+qk preset
+    python benchmarks/bench_recipe_choices.py --variants --timed-variants adamw preset
 
 Each variant changes the ShakespeareLM track's model and training in one
 way (below) and trains on TinyShakespeare twice per round: for a fixed number
@@ -14,10 +14,12 @@ validation split — the half presets are chosen on; ``bench_vs_nanogpt.py``
 reports the untouched second half — as median (min-max) over rounds, and
 its tokens per second as a ratio to the first variant's in the same round.
 
-ReLU² and the warmup-stable-decay schedule are written here, not in g2c:
-they did not win, so the library does not carry them. ``compile`` is
-``torch.compile`` (inductor's C++ backend on a CPU); its compile time counts
-against the budget, as it does for a user.
+ReLU² is written here, not in g2c: it did not win, so the library does not
+carry it. "whole" orthogonalises attention's stacked q, k, v (and SwiGLU's
+gate and value) as one matrix, as g2c's Muon did before it learned to take
+them one map at a time. ``compile`` is ``torch.compile`` (inductor's C++
+backend on a CPU); its compile time counts against the budget, as it does
+for a user.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from g2c.app.tracks import get_track
 from g2c.training import Trainer
 
 ADAMW = {"optimizer": "adamw"}
-MUON = {"optimizer": "muon"}
 
 
 def relu_squared(mlp, h):
@@ -49,48 +50,38 @@ def relu_squared(mlp, h):
     return mlp.down(F.relu(mlp.up(h)).square())
 
 
-class WarmupStableDecay:
-    """Linear warm-up, the peak held, then a linear decay over the last ``decay`` fraction."""
-
-    def __init__(self, peak: float, min_ratio: float, warmup: int, decay: float = 0.5):
-        self.peak, self.min_ratio, self.warmup, self.decay = peak, min_ratio, warmup, decay
-
-    def learning_rate(self, step: int, total: int | None) -> float:
-        if step < self.warmup:
-            return self.peak * (step + 1) / self.warmup
-        start = (total or step + 1) * (1 - self.decay)
-        if step < start:
-            return self.peak
-        progress = (step - start) / max((total or step + 1) - start, 1)
-        return self.peak * (1 - progress * (1 - self.min_ratio))
-
-
-# name -> (model overrides, training overrides, extra); the first is the baseline.
+# name -> changes to the ShakespeareLM preset: (model, training, extras). In order, the
+# preset's history: AdamW with cosine; Muon; QK-norm (the preset of 2026-11-30 morning);
+# warmup-stable-decay; Muon's stacked maps one at a time; Muon's rate retuned (the preset).
+OLD = {"lr_schedule": "cosine", "muon_learning_rate": 0.05}
 VARIANTS = {
-    "adamw": ({"qk_norm": False}, ADAMW, None),
-    "adamw+qk": ({"qk_norm": True}, ADAMW, None),
-    "muon": ({"qk_norm": False}, MUON, None),
-    "muon+qk": ({"qk_norm": True}, MUON, None),
-    "muon+qk+relu2": ({"qk_norm": True, "mlp": "gelu", "hidden_dim": 512}, MUON, "relu2"),
-    "muon+qk+wsd": ({"qk_norm": True}, MUON, "wsd"),
-    "muon+qk+compile": ({"qk_norm": True}, {**MUON, "compile": True}, None),
+    "adamw": ({"qk_norm": False}, {**ADAMW, **OLD}, ()),
+    "adamw+qk": ({}, {**ADAMW, **OLD}, ()),
+    "muon": ({"qk_norm": False}, OLD, ("whole",)),
+    "muon+qk": ({}, OLD, ("whole",)),
+    "muon+qk+wsd": ({}, {"muon_learning_rate": 0.05}, ("whole",)),
+    "muon+qk+wsd+maps": ({}, {"muon_learning_rate": 0.05}, ()),
+    "preset": ({}, {}, ()),
+    "preset+relu2": ({"mlp": "gelu", "hidden_dim": 512}, {}, ("relu2",)),
+    "preset+compile": ({}, {"compile": True}, ()),
 }
 
 
 def train(prepared, val, variant: str, seed: int, **limits) -> dict:
-    model_changes, training_changes, extra = VARIANTS[variant]
+    model_changes, training_changes, extras = VARIANTS[variant]
     track = get_track("ShakespeareLM")
     config = replace(track.training, **training_changes, **limits, seed=seed,
                      eval_interval=10**9, val_tokens=None)
     torch.manual_seed(seed)
     model = replace(track.model, vocab_size=prepared.vocab_size, **model_changes).build()
-    if extra == "relu2":
+    if "relu2" in extras:
         for block in model.blocks:
             block.mlp.forward = types.MethodType(relu_squared, block.mlp)
+    if "whole" in extras:
+        for module in model.modules():
+            if hasattr(module, "stacked_maps"):
+                module.stacked_maps = 1
     trainer = Trainer(model, prepared.train, val, config, quiet=True)
-    if extra == "wsd":
-        trainer.schedule = WarmupStableDecay(config.learning_rate, config.min_lr_ratio,
-                                             config.warmup_steps)
     result = trainer.fit()
     return {"val": result.final_val_loss, "steps": result.steps,
             "tokens_per_second": result.timing["tokens_per_second"]}
@@ -119,7 +110,7 @@ def main() -> int:
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS)[:-1],
                         choices=list(VARIANTS), help="the variants run for --steps steps")
     parser.add_argument("--timed-variants", nargs="*",
-                        default=["adamw", "muon", "muon+qk", "muon+qk+compile"],
+                        default=["adamw", "muon+qk", "preset", "preset+compile"],
                         choices=list(VARIANTS), help="the variants also run on the time budget")
     args = parser.parse_args()
     if not Path(args.corpus).is_file():

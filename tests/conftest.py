@@ -24,10 +24,10 @@ def interrupt_after():
     def arm(trainer, steps: int) -> None:
         real_step = trainer._train_step
 
-        def stop_during_step_k():
+        def stop_during_step_k(batch_size):
             if trainer.step + 1 == steps:  # step k is about to run
                 trainer.request_stop()  # what Ctrl-C does
-            real_step()
+            real_step(batch_size)
 
         trainer._train_step = stop_during_step_k
 

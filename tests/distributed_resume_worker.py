@@ -46,10 +46,10 @@ def main(out: Path, fsdp: bool) -> None:
         b = trainer(context, out / "b.pt", fsdp)
         train_step = b._train_step
 
-        def stop_during_step_3_on_rank_1():
+        def stop_during_step_3_on_rank_1(batch_size):
             if b.step == 2 and context.rank == 1:  # b.step counts completed steps
                 b.request_stop()  # what Ctrl-C does
-            train_step()
+            train_step(batch_size)
 
         b._train_step = stop_during_step_3_on_rank_1
         result_b = b.fit()

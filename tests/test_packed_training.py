@@ -85,10 +85,10 @@ def test_rows_of_single_documents_take_the_plain_causal_path():
     # Two documents longer than a row: every packed row is one piece of one document.
     long_ids = (np.arange(2000) % 23 + 1).astype(np.uint16)
     single = make_trainer(ids=long_ids, documents=[0, 1000], eot_id=None)
-    x, _, inputs = single.batches.draw(single.generator, single.device)
+    x, _, inputs = single.batches.draw(single.generator, single.device, 4)
     assert "document_ids" not in inputs and inputs["position_ids"].shape == x.shape
     mixed = make_trainer()  # short documents: rows hold several
-    assert "document_ids" in mixed.batches.draw(mixed.generator, mixed.device)[2]
+    assert "document_ids" in mixed.batches.draw(mixed.generator, mixed.device, 4)[2]
 
 
 def test_documents_mode_trains_on_windows_that_never_cross_a_document():
@@ -117,7 +117,7 @@ def test_documents_mode_trains_on_windows_that_never_cross_a_document():
 
 def test_eot_loss_false_leaves_end_of_document_targets_out():
     def first_targets(trainer):
-        return trainer.batches.draw(trainer.generator, trainer.device)[1]
+        return trainer.batches.draw(trainer.generator, trainer.device, trainer.config.batch_size)[1]
 
     with_eot = first_targets(make_trainer())
     without = first_targets(make_trainer(eot_loss=False))  # same seed: the same rows

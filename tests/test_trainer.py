@@ -11,6 +11,7 @@ from g2c.training.evaluation import evaluate, validation_windows
 from g2c.training.optimizer import parameter_groups
 from g2c.training.schedule import (
     StepBudget,
+    StepSizes,
     WarmupCosineSchedule,
     WarmupStableDecaySchedule,
 )
@@ -141,24 +142,31 @@ def test_wsd_holds_the_peak_then_decays_linearly_over_the_last_fraction():
     assert wsd.decay_start(1000) == 500 and wsd.decay_start(150) == 100  # never in the warm-up
 
 
-def record_windows(budget, seconds_per_step, until, every=10, start=0.0):
-    """Feed ``budget`` the trainer's log steps: a window of ``every`` steps at each speed."""
-    elapsed = start
-    for step in range(every, until + 1, every):
-        elapsed += every * seconds_per_step(step)
-        budget.record(step=step, elapsed=elapsed)
-        if budget.total is not None:
-            return step
+def budget(max_time, schedule, max_steps=None, sizes=StepSizes(full=100)):
+    return StepBudget(max_steps, max_time, schedule, sizes)
+
+
+def record_windows(budget, seconds_per_step, until, every=10):
+    """Feed ``budget`` the trainer's log steps (every ``every`` steps); return the step at
+    which it fixed the total. ``seconds_per_step(step)``: how long that step took."""
+    elapsed, tokens = 0.0, 0
+    for step in range(1, until + 1):
+        elapsed += seconds_per_step(step)
+        tokens += budget.sizes.at(tokens)
+        if step % every == 0:
+            budget.record(step=step, elapsed=elapsed, tokens=tokens)
+            if budget.total is not None:
+                return step
 
 
 def test_a_time_budget_is_fixed_when_the_schedule_first_needs_the_total():
     # 0.125 s per step and 12.5 s: 100 steps fit. The first window (kernel warm-up, the
     # step-0 evaluation) is not timed; cosine needs the total after its warm-up (20 steps).
-    cosine = StepBudget(None, 12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=20))
+    cosine = budget(12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=20))
     assert record_windows(cosine, lambda step: 0.125, until=200) == 30  # 2 timed windows
     assert cosine.total == 100
     # wsd needs it only when its decay starts, at half the run: measured over 50 steps.
-    wsd = StepBudget(None, 12.5, WarmupStableDecaySchedule(1e-3, 0.1, 20, decay_fraction=0.5))
+    wsd = budget(12.5, WarmupStableDecaySchedule(1e-3, 0.1, 20, decay_fraction=0.5))
     assert record_windows(wsd, lambda step: 0.125, until=200) == 50
     assert wsd.total == 100
     # The machine halves its speed after step 30: cosine fixed the total too early, wsd
@@ -166,9 +174,9 @@ def test_a_time_budget_is_fixed_when_the_schedule_first_needs_the_total():
     def slowing(step):
         return 0.0625 if step <= 30 else 0.125
 
-    early = StepBudget(None, 10.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
+    early = budget(10.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
     record_windows(early, slowing, until=200)
-    late = StepBudget(None, 10.0, WarmupStableDecaySchedule(1e-3, 0.1, 0, decay_fraction=0.4))
+    late = budget(10.0, WarmupStableDecaySchedule(1e-3, 0.1, 0, decay_fraction=0.4))
     record_windows(late, slowing, until=200)
     # 10 s: 30 steps at 0.0625 s (1.875 s) + 65 at 0.125 s = 95 steps fit.
     assert early.total == 30 + int(8.125 / 0.0625) == 160  # it would take 16.5 s
@@ -176,25 +184,41 @@ def test_a_time_budget_is_fixed_when_the_schedule_first_needs_the_total():
 
 
 def test_the_budget_speed_ignores_a_stalled_window_and_respects_its_limits():
-    def stall(step):  # a 5 s pause in the window that ends at step 30
-        return 0.6 if step == 30 else 0.1
+    def stall(step):  # another program held the machine for 5 s during step 30
+        return 5.125 if step == 30 else 0.125
 
-    stalled = StepBudget(None, 20.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=40))
+    stalled = budget(20.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=40))
     record_windows(stalled, stall, until=100)
-    # Fixed at step 40 after 9 s: 11 s left at the median 0.1 s/step is 110 more steps
-    # (the mean of the timed windows, 0.27 s/step, would give 41).
-    assert stalled.total == 40 + 110
-    capped = StepBudget(20, 10.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
+    # Fixed at step 40 after 10 s: 10 s left at the median 0.125 s/step is 80 more steps
+    # (the mean of the timed windows, 0.29 s/step, would give 34).
+    assert stalled.total == 40 + 80
+    capped = budget(10.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0), max_steps=20)
     record_windows(capped, lambda step: 0.01, until=20, every=5)
     assert capped.total == 20 and not capped.reached(19) and capped.reached(20)
-    short = StepBudget(None, 0.3, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
+    short = budget(0.3, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
     record_windows(short, lambda step: 0.015, until=100, every=10)
     assert short.total == 20  # the budget ran out while measuring (0.3 s after 20 steps)
-    overhead = StepBudget(None, 12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
-    overhead.record(step=10, elapsed=1.25)
-    overhead.record(step=20, elapsed=2.5)
-    overhead.record(step=30, elapsed=3.75, overhead_per_step=0.125)  # evaluation, amortised
+    overhead = budget(12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
+    overhead.record(step=10, elapsed=1.25, tokens=1000)
+    overhead.record(step=20, elapsed=2.5, tokens=2000)
+    overhead.record(step=30, elapsed=3.75, tokens=3000, overhead_per_step=0.125)  # evaluation
     assert overhead.total == 30 + int(8.75 / 0.25)
+
+
+def test_a_batch_ramp_is_measured_afresh_and_planned_into_the_budget():
+    # 50 steps of 128 tokens, then 256 tokens per step; the bigger batch costs less per
+    # token (0.125 s per 128 tokens, then 0.1875 s per 256), so its speed is measured anew.
+    sizes = StepSizes(full=256, start=128, ramp_tokens=50 * 128)
+    ramped = budget(25.0, WarmupStableDecaySchedule(1e-3, 0.1, 0, decay_fraction=0.5),
+                    sizes=sizes)
+    record_windows(ramped, lambda step: 0.125 if step <= 50 else 0.1875, until=500)
+    # 6.25 s for the first 50 steps, then 18.75 s at 0.1875 s per step: 100 more.
+    assert ramped.total == 150
+    # Fixed before the ramp ends, the budget plans the bigger steps at the speed per
+    # token it measured: 21.25 s left at step 30 = 20 small steps (2.5 s) + 18.75 s at 0.25 s.
+    early = budget(25.0, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=30), sizes=sizes)
+    record_windows(early, lambda step: 0.125, until=500)
+    assert early.total == 30 + 20 + 75
 
 
 def test_time_budget_stops_the_run_fully_decayed():
@@ -390,9 +414,9 @@ def test_a_training_step_reads_nothing_back_between_checks(batch_mode):
                       train_documents=documents, eot_id=None, quiet=True)
     real_step, real_check, reads, checks = trainer._train_step, trainer._check, [], []
 
-    def counted_step():
+    def counted_step(batch_size):
         with HostReads() as mode:
-            real_step()
+            real_step(batch_size)
         reads.append(mode.names)
 
     def recorded_check(progress):
@@ -408,3 +432,26 @@ def test_a_training_step_reads_nothing_back_between_checks(batch_mode):
 def test_bf16_autocast_trains_on_cpu_when_asked():
     _, result = fit(cfg=config(max_steps=40, precision="bf16"))
     assert result.final_val_loss < 0.8 * math.log(VOCAB)
+
+
+def test_a_batch_ramp_trains_small_batches_first_then_full_ones():
+    stream = learnable_stream()
+    ramp = config(batch_size=4, start_batch_size=2, batch_ramp_tokens=10 * 2 * CONTEXT,
+                  max_steps=20)
+    trainer = Trainer(tiny_model(), stream[:5000], stream[5000:], ramp, quiet=True)
+    drawn, draw = [], trainer.batches.draw
+
+    def recording_draw(generator, device, batch_size):
+        x, y, inputs = draw(generator, device, batch_size)
+        drawn.append(len(x))
+        return x, y, inputs
+
+    trainer.batches.draw = recording_draw
+    result = trainer.fit()
+    assert drawn == [2] * 10 + [4] * 10
+    assert result.tokens_seen == (10 * 2 + 10 * 4) * CONTEXT
+    assert result.final_val_loss < math.log(VOCAB)
+    # A ramp never exceeds the batch: --batch-size 4 on a track that ramps from 16 is 4.
+    assert config(batch_size=4, start_batch_size=16, batch_ramp_tokens=100).batch_size_at(0) == 4
+    with pytest.raises(ValueError, match="set batch_ramp_tokens > 0"):
+        config(start_batch_size=2)

@@ -67,22 +67,24 @@ class TrainingBatches:
         self.sampler = (DocumentSampler(train_ids, train_documents, config.context_length)
                         if config.batch_mode == "documents" else None)
 
-    def draw(self, generator: torch.Generator, device) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """One micro-batch: (B, T) inputs ``x``, (B, T) targets ``y``, extra model inputs.
+    def draw(self, generator: torch.Generator, device,
+             batch_size: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """One micro-batch of ``batch_size`` (B) rows: (B, T) inputs ``x``, (B, T) targets
+        ``y``, extra model inputs.
 
         Packed rows add ``position_ids``, and ``document_ids`` unless every row holds
         one document (then the causal mask is the document mask, the faster path).
         """
         config = self.config
         if self.sampler is not None:
-            x, y = self.sampler.sample(config.batch_size, generator=generator, device=device)
+            x, y = self.sampler.sample(batch_size, generator=generator, device=device)
             return x, y, {}
         if self.packing is None:
-            x, y = get_lm_batch(self.train_ids, config.batch_size, config.context_length,
+            x, y = get_lm_batch(self.train_ids, batch_size, config.context_length,
                                 generator=generator, device=device)
             return x, y, {}
         x, y, document_ids, position_ids = get_packed_batch(
-            self.train_ids, self.packing, config.batch_size, generator=generator,
+            self.train_ids, self.packing, batch_size, generator=generator,
             eot_loss=config.eot_loss, eot_id=self.eot_id)
         inputs = {"position_ids": move_batch(position_ids, device)}
         rows = document_ids.numpy()  # still on the CPU: deciding here waits for no device

@@ -36,6 +36,13 @@ class TrainingConfig:
 
     Optimisation
         batch_size: windows per forward/backward (B).
+        start_batch_size: the first ``batch_ramp_tokens`` tokens are trained in
+            batches of this many windows (at most ``batch_size``), the rest in
+            ``batch_size`` (None: no ramp). Early on the loss falls fast and more, noisier steps learn
+            more per token; later a bigger batch averages out the gradient noise
+            that limits a long run (GPT-3 ramped its batch size the same way).
+        batch_ramp_tokens: tokens (counted over all ranks) trained at
+            ``start_batch_size``.
         grad_accum_steps: forward/backward passes summed into one update, so
             one optimizer step sees ``batch_size · grad_accum_steps`` windows.
         context_length: tokens per window (T).
@@ -118,6 +125,8 @@ class TrainingConfig:
     """
 
     batch_size: int = 16
+    start_batch_size: int | None = None
+    batch_ramp_tokens: int = 0
     grad_accum_steps: int = 1
     context_length: int = 64
     learning_rate: float = 1e-3
@@ -159,6 +168,13 @@ class TrainingConfig:
             if getattr(self, name) is not None:
                 require_positive_int(name, getattr(self, name))
         require_non_negative_int("warmup_steps", self.warmup_steps)
+        require_non_negative_int("batch_ramp_tokens", self.batch_ramp_tokens)
+        if self.start_batch_size is not None:
+            require_positive_int("start_batch_size", self.start_batch_size)
+            if not self.batch_ramp_tokens:
+                raise ValueError(f"start_batch_size ({self.start_batch_size}) starts a batch "
+                                 f"ramp: set batch_ramp_tokens > 0 to say how long it lasts, or "
+                                 f"start_batch_size to none")
         require_non_negative_int("seed", self.seed)
         _require_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
         _require_number("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
@@ -188,9 +204,15 @@ class TrainingConfig:
             raise ValueError("eot_loss=False only applies to batch_mode='packed' (random windows "
                              "train on every next token)")
 
+    def batch_size_at(self, tokens_seen: int) -> int:
+        """Windows per micro-batch for a step that starts after ``tokens_seen`` tokens."""
+        if self.start_batch_size is not None and tokens_seen < self.batch_ramp_tokens:
+            return min(self.start_batch_size, self.batch_size)
+        return self.batch_size
+
     @property
     def tokens_per_step(self) -> int:
-        """Tokens one optimizer step trains on: B · T · accumulation."""
+        """Tokens one optimizer step trains on at the full batch: B · T · accumulation."""
         return self.batch_size * self.context_length * self.grad_accum_steps
 
     def to_dict(self) -> dict:

@@ -102,25 +102,59 @@ def make_schedule(config) -> WarmupCosineSchedule | WarmupStableDecaySchedule:
     return WarmupCosineSchedule(config.learning_rate, config.min_lr_ratio, config.warmup_steps)
 
 
+@dataclass(frozen=True)
+class StepSizes:
+    """Tokens per optimizer step: ``start`` until ``ramp_tokens`` tokens are seen, then ``full``
+    (a batch-size ramp, ``TrainingConfig.start_batch_size``; without one, ``full`` throughout)."""
+
+    full: int
+    start: int | None = None
+    ramp_tokens: int = 0
+
+    def at(self, tokens_seen: int) -> int:
+        return self.start if self.start and tokens_seen < self.ramp_tokens else self.full
+
+    def steps_that_fit(self, seconds: float, tokens_seen: int, seconds_per_token: float,
+                       overhead_per_step: float) -> int:
+        """How many more steps ``seconds`` hold, at this speed, from ``tokens_seen`` on."""
+        steps = 0
+        if self.start and tokens_seen < self.ramp_tokens:
+            cost = seconds_per_token * self.start + overhead_per_step
+            ramp_steps = -(-(self.ramp_tokens - tokens_seen) // self.start)  # ceil
+            if seconds < ramp_steps * cost:
+                return int(seconds / max(cost, 1e-12))
+            steps, seconds = ramp_steps, seconds - ramp_steps * cost
+        return steps + int(seconds / max(seconds_per_token * self.full + overhead_per_step,
+                                         1e-12))
+
+
 class StepBudget:
     """How many optimizer steps the run takes: ``max_steps``, or what fits in ``max_time``.
 
-        budget = StepBudget(max_steps=None, max_time=76.0, schedule=schedule)
-        budget.record(step=..., elapsed=..., overhead_per_step=...)   # at every log step
+        budget = StepBudget(max_steps=None, max_time=76.0, schedule=schedule,
+                            sizes=StepSizes(full=2048))
+        budget.record(step=..., elapsed=..., tokens=..., overhead_per_step=...)  # log steps
         budget.total          # None while measuring, then fixed (and checkpointed)
         budget.reached(step)  # the run is over
 
-    With both limits, the time budget is capped at ``max_steps``.
+    With both limits, the time budget is capped at ``max_steps``. The speed is
+    measured in seconds per token, over the windows at the current step size
+    (a batch ramp starts a new measurement: a bigger batch costs less per token).
     """
 
-    def __init__(self, max_steps: int | None, max_time: float | None, schedule) -> None:
-        self.max_steps, self.max_time, self.schedule = max_steps, max_time, schedule
+    def __init__(self, max_steps: int | None, max_time: float | None, schedule,
+                 sizes: StepSizes) -> None:
+        self.max_steps, self.max_time = max_steps, max_time
+        self.schedule, self.sizes = schedule, sizes
         self.total: int | None = max_steps if max_time is None else None
-        self._last: tuple[int, float] | None = None  # (step, elapsed) of the previous record
-        self._seconds_per_step: list[float] = []  # one entry per timed window
+        self._last: tuple[int, float, int] | None = None  # (step, elapsed, tokens) last time
+        self._seconds_per_token: list[float] = []  # one entry per timed window ...
+        self._measured_size: int | None = None  # ... of steps of this many tokens
 
-    def record(self, *, step: int, elapsed: float, overhead_per_step: float = 0.0) -> None:
-        """After ``step`` finished steps and ``elapsed`` training seconds: maybe fix the budget.
+    def record(self, *, step: int, elapsed: float, tokens: int,
+               overhead_per_step: float = 0.0) -> None:
+        """After ``step`` finished steps, ``tokens`` tokens and ``elapsed`` training seconds:
+        maybe fix the budget.
 
         Called at the trainer's log steps, each closing a window of steps.
         ``elapsed`` must be the same on every rank (the trainer's agreed clock),
@@ -132,15 +166,21 @@ class StepBudget:
             return
         # The first window holds the first step, which compiles kernels and fills caches.
         if self._last is not None and step > self._last[0]:
-            self._seconds_per_step.append((elapsed - self._last[1]) / (step - self._last[0]))
-        self._last = (step, elapsed)
+            first, last = self.sizes.at(self._last[2]), self.sizes.at(tokens - 1)
+            if last != self._measured_size:  # the batch grew: measure it afresh
+                self._seconds_per_token.clear()
+                self._measured_size = last
+            if first == last:  # a window across the change measures neither size
+                self._seconds_per_token.append((elapsed - self._last[1]) / (tokens - self._last[2]))
+        self._last = (step, elapsed, tokens)
         if elapsed >= self.max_time or step == self.max_steps:
             self.total = step  # the budget ran out while measuring
             return
-        if len(self._seconds_per_step) < PROBE_WINDOWS or elapsed < PROBE_FRACTION * self.max_time:
+        if len(self._seconds_per_token) < PROBE_WINDOWS or elapsed < PROBE_FRACTION * self.max_time:
             return
-        per_step = statistics.median(self._seconds_per_step[-RECENT_WINDOWS:]) + overhead_per_step
-        fits = step + int((self.max_time - elapsed) / max(per_step, 1e-9))
+        per_token = statistics.median(self._seconds_per_token[-RECENT_WINDOWS:])
+        fits = step + self.sizes.steps_that_fit(self.max_time - elapsed, tokens, per_token,
+                                                overhead_per_step)
         projected = min(fits, self.max_steps or fits)
         if step >= self.schedule.decay_start(projected):
             self.total = max(projected, step)

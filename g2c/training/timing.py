@@ -28,7 +28,7 @@ class LoopTiming:
         finally:
             self.seconds[part] += time.perf_counter() - started
 
-    def summary(self, loop_seconds: float, steps_run: int, tokens_per_step: int) -> dict:
+    def summary(self, loop_seconds: float, steps_run: int, tokens_run: int) -> dict:
         """The parts, plus throughput and the overhead fraction of the step time."""
         timing = dict(self.seconds)
         compute = timing["compute"] - timing["sampling"]
@@ -36,7 +36,7 @@ class LoopTiming:
         timing.update(
             loop=loop_seconds,
             steps=steps_run,
-            tokens_per_second=steps_run * tokens_per_step / max(loop_seconds, 1e-9),
+            tokens_per_second=tokens_run / max(loop_seconds, 1e-9),
             overhead_fraction=max(step_seconds - compute, 0.0) / max(step_seconds, 1e-9),
         )
         return timing

@@ -65,7 +65,7 @@ from g2c.training.parallel import (
 )
 from g2c.training.precision import TrainingPrecision
 from g2c.training.progress import ProgressReporter
-from g2c.training.schedule import StepBudget, make_schedule
+from g2c.training.schedule import StepBudget, StepSizes, make_schedule
 from g2c.training.step_guard import StepGuard
 from g2c.training.timing import LoopTiming
 
@@ -150,12 +150,16 @@ class Trainer:
         self.batches = TrainingBatches(train_ids, config, train_documents=train_documents,
                                        eot_id=eot_id)
         self.generator = self.context.batch_generator(config.seed)
-        self.tokens_per_step = config.tokens_per_step * self.context.world_size
+        per_window = config.context_length * config.grad_accum_steps * self.context.world_size
+        self.step_sizes = StepSizes(  # tokens per step, over all ranks
+            config.batch_size * per_window, start=config.batch_size_at(0) * per_window,
+            ramp_tokens=config.batch_ramp_tokens)
         self.validation, self.train_probe = evaluation_sets(
             train_ids, val_ids, config, world_size=self.context.world_size,
             token_bytes=token_bytes)
         self.schedule = make_schedule(config)
-        self.budget = StepBudget(config.max_steps, config.max_time, self.schedule)
+        self.budget = StepBudget(config.max_steps, config.max_time, self.schedule,
+                                 self.step_sizes)
         self._eval_overhead = 0.0  # evaluation seconds per step, for fixing a time budget
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.initial_check: dict | None = None
@@ -259,30 +263,29 @@ class Trainer:
         else:
             progress.message(f"resuming at step {self.step} ({self.tokens_seen:,} tokens seen)")
         self._timing = LoopTiming()
-        loop_start, start_step = time.perf_counter(), self.step
+        loop_start, start_step, start_tokens = time.perf_counter(), self.step, self.tokens_seen
         last_val = self.log.history["val"][-1][1]
         while (stopped := self._stop_reason()) is None:
             learning_rate = self.schedule.learning_rate(self.step, self.budget.total)
             for group in self.optimizer.param_groups:  # Muon's matrices: their own peak
                 group["lr"] = learning_rate * group.get("lr_scale", 1.0)
             compute_start = time.perf_counter()
-            self._train_step()
+            self._train_step(self.config.batch_size_at(self.tokens_seen))
             step_seconds = time.perf_counter() - compute_start
             self._timing.add("compute", step_seconds)
             self.cpu_tuning.record_step(step_seconds)
             self.step += 1
+            self.tokens_seen += self.step_sizes.at(self.tokens_seen)
             self.elapsed = time.perf_counter() - self._clock_start
             evaluate_now = self.step % config.eval_interval == 0
             checkpoint_now = self.step % (config.checkpoint_interval or self.step + 1) == 0
             if (self.step % config.log_interval == 0 or evaluate_now or checkpoint_now
                     or self.budget.reached(self.step)):
                 self._check(progress)  # the one host read and collective, not every step
-                self.budget.record(step=self.step, elapsed=self.elapsed,
+                self.budget.record(step=self.step, elapsed=self.elapsed, tokens=self.tokens_seen,
                                    overhead_per_step=self._eval_overhead)
-            self.tokens_seen += self.tokens_per_step
             self._last_lr = learning_rate
-            rate = (self.step - start_step) * self.tokens_per_step / max(
-                time.perf_counter() - loop_start, 1e-9)
+            rate = (self.tokens_seen - start_tokens) / max(time.perf_counter() - loop_start, 1e-9)
             evaluate_now = evaluate_now and not self.budget.reached(self.step)  # else: after
             record = None
             if self.step % config.log_interval == 0 or evaluate_now:
@@ -298,7 +301,7 @@ class Trainer:
             if checkpoint_now:
                 self._timing.timed("checkpoint", self.save_checkpoint)
         timing = self._timing.summary(time.perf_counter() - loop_start, self.step - start_step,
-                                      self.tokens_per_step)
+                                      self.tokens_seen - start_tokens)
         progress.close()  # the bar ends with the training loop; final evaluation follows
         if self.cpu_tuning.thread_guard is not None:
             timing["thread_switches"] = self.cpu_tuning.thread_guard.switches
@@ -319,13 +322,13 @@ class Trainer:
         self.save_checkpoint()
         return self._result(stopped, final, timing)
 
-    def _train_step(self) -> None:
+    def _train_step(self, batch_size: int) -> None:
         """One optimizer step (all micro-batches); a non-finite loss or gradient skips it."""
         config = self.config
         loss_sum = torch.zeros((), device=self.device)
         for i in range(config.grad_accum_steps):
             x, y, inputs = self._timing.timed(
-                "sampling", lambda: self.batches.draw(self.generator, self.device))
+                "sampling", lambda: self.batches.draw(self.generator, self.device, batch_size))
             # Under DDP/FSDP gradients are averaged across ranks on the last micro-step only.
             with gradient_sync(self.model, enabled=i == config.grad_accum_steps - 1):
                 loss = self.precision.loss(self.forward_model, x, y, fused=config.fused_loss,
