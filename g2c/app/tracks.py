@@ -72,7 +72,8 @@ TRACKS: dict[str, Track] = {
             # at half the run instead of after the warm-up, so the run fills its budget.
             # 16 windows per step for the first 750K tokens (about 40 s here), 32 after:
             # small batches learn more per second early, big ones later
-            # (docs/benchmarks.md, "Time to loss").
+            # (docs/benchmarks.md, "Time to loss"). 512 validation windows: the step-0
+            # evaluation counts against a time budget.
             model=ModelConfig(embedding_dim=128, num_layers=2, num_heads=4, max_seq_len=128,
                               hidden_dim=344, positions="rotary", mlp="swiglu", norm="layer",
                               bias=False, qk_norm=True, output_bias=False),
@@ -81,7 +82,7 @@ TRACKS: dict[str, Track] = {
                 context_length=128, learning_rate=4e-3, min_lr_ratio=0.05,
                 warmup_steps=40, lr_schedule="wsd", weight_decay=0.1, beta2=0.99,
                 optimizer="muon", muon_learning_rate=0.035, grad_clip=1.0,
-                max_steps=None, max_time=150.0, eval_interval=1000, val_tokens=131_072,
+                max_steps=None, max_time=150.0, eval_interval=1000, val_tokens=65_536,
                 eval_batch_size=64, checkpoint_interval=1000,
             ),
         ),

@@ -31,11 +31,17 @@ the warm-up for cosine, the start of the decay for wsd). From then on
 everything depends on steps only, and the budget is stored in checkpoints, so
 ``--resume`` continues bit-exactly. The later the budget is fixed, the more
 steps it has measured and the less of the run is left for the machine's speed
-to drift: fixed after 6 steps, a 30 s run on the 2-core reference machine
-ended anywhere from 25 to 33 s (docs/benchmarks.md, "Time to loss").
-The speed is the *median* seconds per step of the windows between the
+to drift: fixed after 6 steps, runs with a 171 s budget on the 2-core
+reference machine took anywhere from 91 to 192 s (docs/benchmarks.md, "Time
+to loss", the previous measurement).
+
+The speed is the *median* seconds per token of the windows between the
 trainer's log steps: one window stalled by another program (a 5 s pause in a
-0.15 s loop) would otherwise shorten the whole run.
+0.15 s loop) would otherwise shorten the whole run. Per token, because a batch
+ramp (``TrainingConfig.start_batch_size``) changes the tokens per step: when
+the batch grows the speed is measured afresh (a bigger batch costs less per
+token), and a budget fixed before the ramp ends plans its bigger steps at the
+speed measured so far (:class:`StepSizes`).
 """
 
 from __future__ import annotations
