@@ -52,15 +52,18 @@ def relu_squared(mlp, h):
 
 # name -> changes to the ShakespeareLM preset: (model, training, extras). In order, the
 # preset's history: AdamW with cosine; Muon; QK-norm (the preset of 2026-11-30 morning);
-# warmup-stable-decay; Muon's stacked maps one at a time; Muon's rate retuned (the preset).
-OLD = {"lr_schedule": "cosine", "muon_learning_rate": 0.05}
+# warmup-stable-decay; Muon's stacked maps one at a time; Muon's rate retuned and the
+# batch ramp (the preset; the ramp starts after 366 steps, so only a long run sees it).
+NO_RAMP = {"batch_size": 16, "start_batch_size": None}
+OLD = {"lr_schedule": "cosine", "muon_learning_rate": 0.05, **NO_RAMP}
 VARIANTS = {
     "adamw": ({"qk_norm": False}, {**ADAMW, **OLD}, ()),
     "adamw+qk": ({}, {**ADAMW, **OLD}, ()),
     "muon": ({"qk_norm": False}, OLD, ("whole",)),
     "muon+qk": ({}, OLD, ("whole",)),
-    "muon+qk+wsd": ({}, {"muon_learning_rate": 0.05}, ("whole",)),
-    "muon+qk+wsd+maps": ({}, {"muon_learning_rate": 0.05}, ()),
+    "muon+qk+wsd": ({}, {"muon_learning_rate": 0.05, **NO_RAMP}, ("whole",)),
+    "muon+qk+wsd+maps": ({}, {"muon_learning_rate": 0.05, **NO_RAMP}, ()),
+    "preset-no-ramp": ({}, NO_RAMP, ()),
     "preset": ({}, {}, ()),
     "preset+relu2": ({"mlp": "gelu", "hidden_dim": 512}, {}, ("relu2",)),
     "preset+compile": ({}, {"compile": True}, ()),
