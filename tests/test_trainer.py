@@ -142,8 +142,8 @@ def test_wsd_holds_the_peak_then_decays_linearly_over_the_last_fraction():
     assert wsd.decay_start(1000) == 500 and wsd.decay_start(150) == 100  # never in the warm-up
 
 
-def budget(max_time, schedule, max_steps=None, sizes=StepSizes(full=100)):
-    return StepBudget(max_steps, max_time, schedule, sizes)
+def budget(max_time, schedule, max_steps=None, sizes=None):
+    return StepBudget(max_steps, max_time, schedule, sizes or StepSizes(full=100))
 
 
 def record_windows(budget, seconds_per_step, until, every=10):
