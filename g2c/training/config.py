@@ -81,7 +81,7 @@ class TrainingConfig:
             boundary and positions restart at 0 in every document, so each
             document is learned exactly as it would be seen alone; the
             unused end of a row is padding that carries no loss (it still
-            counts in ``tokens_per_step``: B · T slots per micro-batch).
+            counts in the tokens seen: B · T slots per micro-batch).
             Validation always scores the same fixed windows, so curves of
             both modes stay comparable.
         eot_loss: packed mode only. True (default): the ``<|endoftext|>``
@@ -209,11 +209,6 @@ class TrainingConfig:
         if self.start_batch_size is not None and tokens_seen < self.batch_ramp_tokens:
             return min(self.start_batch_size, self.batch_size)
         return self.batch_size
-
-    @property
-    def tokens_per_step(self) -> int:
-        """Tokens one optimizer step trains on at the full batch: B · T · accumulation."""
-        return self.batch_size * self.context_length * self.grad_accum_steps
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -3,9 +3,8 @@
 One optimizer step, the whole of what the course's loop does:
 
     for each of grad_accum_steps micro-batches:
-        x, y = get_lm_batch(train_ids, B, T)        (B, T) windows, y shifted by one
-                                                    (or document windows / packed rows:
-                                                    batches.py)
+        x, y = get_lm_batch(train_ids, B, T)        (B, T) windows, y shifted by one (or
+                                                    batches.py's document windows, packed rows)
         loss = lm_cross_entropy(model(x), y)        forward (autocast if bf16); by default
                                                     as model(x, targets=y), the same loss
                                                     with the head and loss fused
@@ -150,10 +149,11 @@ class Trainer:
         self.batches = TrainingBatches(train_ids, config, train_documents=train_documents,
                                        eot_id=eot_id)
         self.generator = self.context.batch_generator(config.seed)
-        per_window = config.context_length * config.grad_accum_steps * self.context.world_size
-        self.step_sizes = StepSizes(  # tokens per step, over all ranks
-            config.batch_size * per_window, start=config.batch_size_at(0) * per_window,
-            ramp_tokens=config.batch_ramp_tokens)
+        self.tokens_per_window = (config.context_length * config.grad_accum_steps
+                                  * self.context.world_size)  # over all ranks
+        self.step_sizes = StepSizes(config.batch_size * self.tokens_per_window,  # for the budget
+                                    start=config.batch_size_at(0) * self.tokens_per_window,
+                                    ramp_tokens=config.batch_ramp_tokens)
         self.validation, self.train_probe = evaluation_sets(
             train_ids, val_ids, config, world_size=self.context.world_size,
             token_bytes=token_bytes)
@@ -270,12 +270,12 @@ class Trainer:
             for group in self.optimizer.param_groups:  # Muon's matrices: their own peak
                 group["lr"] = learning_rate * group.get("lr_scale", 1.0)
             compute_start = time.perf_counter()
-            self._train_step(self.config.batch_size_at(self.tokens_seen))
+            self._train_step(batch_size := config.batch_size_at(self.tokens_seen))  # B (ramp)
             step_seconds = time.perf_counter() - compute_start
             self._timing.add("compute", step_seconds)
             self.cpu_tuning.record_step(step_seconds)
             self.step += 1
-            self.tokens_seen += self.step_sizes.at(self.tokens_seen)
+            self.tokens_seen += batch_size * self.tokens_per_window
             self.elapsed = time.perf_counter() - self._clock_start
             evaluate_now = self.step % config.eval_interval == 0
             checkpoint_now = self.step % (config.checkpoint_interval or self.step + 1) == 0
