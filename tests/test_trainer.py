@@ -221,6 +221,18 @@ def test_a_batch_ramp_is_measured_afresh_and_planned_into_the_budget():
     assert early.total == 30 + 20 + 75
 
 
+def test_wsd_waits_to_time_the_bigger_steps_a_ramp_brings():
+    # 17 s: 50 small steps (6.25 s), then 10.75 s of big ones at 0.1875 s: 57 more fit.
+    # The decay would start at step 53, before the big steps are timed; priced at the
+    # small steps' speed per token (0.25 s each), only 43 would be planned: 14.3 s of 17.
+    sizes = StepSizes(full=256, start=128, ramp_tokens=50 * 128)
+    wsd = budget(17.0, WarmupStableDecaySchedule(1e-3, 0.1, 0, decay_fraction=0.5),
+                 sizes=sizes)
+    # Fixed after two timed windows of big steps (51-60, 61-70), 3.75 s later.
+    assert record_windows(wsd, lambda step: 0.125 if step <= 50 else 0.1875, until=500) == 70
+    assert wsd.total == 70 + int((17.0 - 6.25 - 3.75) / 0.1875) == 107
+
+
 def test_time_budget_stops_the_run_fully_decayed():
     trainer, result = fit(cfg=config(max_steps=None, max_time=3.0, warmup_steps=2))
     assert result.stopped == "max_time" and result.steps == trainer.budget.total > 6

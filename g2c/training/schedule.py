@@ -40,8 +40,14 @@ trainer's log steps: one window stalled by another program (a 5 s pause in a
 0.15 s loop) would otherwise shorten the whole run. Per token, because a batch
 ramp (``TrainingConfig.start_batch_size``) changes the tokens per step: when
 the batch grows the speed is measured afresh (a bigger batch costs less per
-token), and a budget fixed before the ramp ends plans its bigger steps at the
-speed measured so far (:class:`StepSizes`).
+token). Until the bigger steps have been timed, the plan can only price them
+at the smaller steps' speed per token, too dear: a run fixed that way ends
+early (ShakespeareLM at 150 s: 139-147 s). So wsd waits for them: its total
+is fixed once the bigger steps are measured, a few windows after its decay
+start, and its rate steps down by a few percent there (the decay began at its
+start, in hindsight). Cosine cannot wait — its rate bends from the end of the
+warm-up on — and plans the bigger steps at the speed measured so far
+(:class:`StepSizes`).
 """
 
 from __future__ import annotations
@@ -77,6 +83,8 @@ class WarmupCosineSchedule:
         """The first step whose rate depends on ``total_steps``: the end of the warm-up."""
         return self.warmup_steps
 
+    waits_for_measured_steps = False  # fixed late, the rate would jump down the cosine
+
 
 @dataclass(frozen=True)
 class WarmupStableDecaySchedule:
@@ -99,6 +107,8 @@ class WarmupStableDecaySchedule:
         """The first step whose rate depends on ``total_steps``: where the decay begins."""
         return max(self.warmup_steps, int(total_steps * (1.0 - self.decay_fraction)))
 
+    waits_for_measured_steps = True  # fixed a few windows late, the rate steps down a little
+
 
 def make_schedule(config) -> WarmupCosineSchedule | WarmupStableDecaySchedule:
     """The schedule a :class:`~g2c.training.config.TrainingConfig` asks for."""
@@ -120,13 +130,18 @@ class StepSizes:
     def at(self, tokens_seen: int) -> int:
         return self.start if self.start and tokens_seen < self.ramp_tokens else self.full
 
+    def steps_before_full(self, tokens_seen: int) -> int:
+        """How many more ``start``-sized steps come before the first ``full`` one."""
+        if not self.start or tokens_seen >= self.ramp_tokens:
+            return 0
+        return -(-(self.ramp_tokens - tokens_seen) // self.start)  # ceil
+
     def steps_that_fit(self, seconds: float, tokens_seen: int, seconds_per_token: float,
                        overhead_per_step: float) -> int:
         """How many more steps ``seconds`` hold, at this speed, from ``tokens_seen`` on."""
         steps = 0
-        if self.start and tokens_seen < self.ramp_tokens:
+        if ramp_steps := self.steps_before_full(tokens_seen):
             cost = seconds_per_token * self.start + overhead_per_step
-            ramp_steps = -(-(self.ramp_tokens - tokens_seen) // self.start)  # ceil
             if seconds < ramp_steps * cost:
                 return int(seconds / max(cost, 1e-12))
             steps, seconds = ramp_steps, seconds - ramp_steps * cost
@@ -188,6 +203,10 @@ class StepBudget:
         fits = step + self.sizes.steps_that_fit(self.max_time - elapsed, tokens, per_token,
                                                 overhead_per_step)
         projected = min(fits, self.max_steps or fits)
+        guessed = (self._measured_size != self.sizes.full  # full-size steps planned, not timed
+                   and projected > step + self.sizes.steps_before_full(tokens))
+        if guessed and self.schedule.waits_for_measured_steps:
+            return
         if step >= self.schedule.decay_start(projected):
             self.total = max(projected, step)
 
