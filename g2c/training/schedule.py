@@ -41,12 +41,13 @@ trainer's log steps: one window stalled by another program (a 5 s pause in a
 ramp (``TrainingConfig.start_batch_size``) changes the tokens per step: when
 the batch grows the speed is measured afresh (a bigger batch costs less per
 token). Until the bigger steps have been timed, the plan can only price them
-at the smaller steps' speed per token, too dear: a run fixed that way ends
-early (ShakespeareLM at 150 s: 139-147 s). So wsd waits for them: its total
-is fixed once the bigger steps are measured, a few windows after its decay
-start, and its rate steps down by a few percent there (the decay began at its
-start, in hindsight). Cosine cannot wait — its rate bends from the end of the
-warm-up on — and plans the bigger steps at the speed measured so far
+at the smaller steps' speed per token, which is too dear, so a run fixed that
+way ends early (ShakespeareLM's runs of 157 s took 140-154 s; docs/benchmarks.md,
+"Time to loss"). So wsd waits for them: its total is fixed once the bigger
+steps are measured, a few windows after its decay start, and its rate steps
+down by a few percent there (in hindsight, the decay began at its start).
+Cosine cannot wait, because its rate bends from the end of the warm-up on; it
+plans the bigger steps at the speed measured so far
 (:class:`StepSizes`).
 """
 
