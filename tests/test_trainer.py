@@ -163,7 +163,7 @@ def test_a_time_budget_is_fixed_when_the_schedule_first_needs_the_total():
     # 0.125 s per step and 12.5 s: 100 steps fit. The first window (kernel warm-up, the
     # step-0 evaluation) is not timed; cosine needs the total after its warm-up (20 steps).
     cosine = budget(12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=20))
-    assert record_windows(cosine, lambda step: 0.125, until=200) == 30  # 2 timed windows
+    assert record_windows(cosine, lambda step: 0.125, until=200) == 40  # 3 timed windows
     assert cosine.total == 100
     # wsd needs it only when its decay starts, at half the run: measured over 50 steps.
     wsd = budget(12.5, WarmupStableDecaySchedule(1e-3, 0.1, 20, decay_fraction=0.5))
@@ -179,7 +179,8 @@ def test_a_time_budget_is_fixed_when_the_schedule_first_needs_the_total():
     late = budget(10.0, WarmupStableDecaySchedule(1e-3, 0.1, 0, decay_fraction=0.4))
     record_windows(late, slowing, until=200)
     # 10 s: 30 steps at 0.0625 s (1.875 s) + 65 at 0.125 s = 95 steps fit.
-    assert early.total == 30 + int(8.125 / 0.0625) == 160  # it would take 16.5 s
+    # Cosine is fixed at step 40, on the median of windows 11-20, 21-30 (fast), 31-40 (slow).
+    assert early.total == 40 + int(6.875 / 0.0625) == 150  # it would take 16.9 s
     assert abs(late.total - 95) <= 2
 
 
@@ -201,8 +202,9 @@ def test_the_budget_speed_ignores_a_stalled_window_and_respects_its_limits():
     overhead = budget(12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=0))
     overhead.record(step=10, elapsed=1.25, tokens=1000)
     overhead.record(step=20, elapsed=2.5, tokens=2000)
-    overhead.record(step=30, elapsed=3.75, tokens=3000, overhead_per_step=0.125)  # evaluation
-    assert overhead.total == 30 + int(8.75 / 0.25)
+    overhead.record(step=30, elapsed=3.75, tokens=3000)
+    overhead.record(step=40, elapsed=5.0, tokens=4000, overhead_per_step=0.125)  # evaluation
+    assert overhead.total == 40 + int(7.5 / 0.25)
 
 
 def test_a_batch_ramp_is_measured_afresh_and_planned_into_the_budget():
@@ -228,9 +230,9 @@ def test_wsd_waits_to_time_the_bigger_steps_a_ramp_brings():
     sizes = StepSizes(full=256, start=128, ramp_tokens=50 * 128)
     wsd = budget(17.0, WarmupStableDecaySchedule(1e-3, 0.1, 0, decay_fraction=0.5),
                  sizes=sizes)
-    # Fixed after two timed windows of big steps (51-60, 61-70), 3.75 s later.
-    assert record_windows(wsd, lambda step: 0.125 if step <= 50 else 0.1875, until=500) == 70
-    assert wsd.total == 70 + int((17.0 - 6.25 - 3.75) / 0.1875) == 107
+    # Fixed after three timed windows of big steps (51-60, 61-70, 71-80), 5.625 s later.
+    assert record_windows(wsd, lambda step: 0.125 if step <= 50 else 0.1875, until=500) == 80
+    assert wsd.total == 80 + int((17.0 - 6.25 - 5.625) / 0.1875) == 107
 
 
 def test_time_budget_stops_the_run_fully_decayed():
@@ -253,9 +255,9 @@ def test_a_time_budgeted_run_resumes_bit_exactly(tmp_path, interrupt_after, monk
 
     from g2c.training import schedule
 
-    monkeypatch.setattr(schedule, "PROBE_FRACTION", 0.0)  # fix it at step 15, however fast
+    monkeypatch.setattr(schedule, "PROBE_FRACTION", 0.0)  # fix it at step 20, however fast
     first = trainer(tmp_path / "a.pt")
-    interrupt_after(first, 15)  # the budget is fixed at this check (2 timed windows)
+    interrupt_after(first, 20)  # the budget is fixed at this check (3 timed windows)
     assert first.fit().stopped == "interrupted"
     assert torch.load(tmp_path / "a.pt", weights_only=True)["budget"] == {"total": 40}
     resumed = trainer(tmp_path / "a.pt")

@@ -37,7 +37,9 @@ to loss", the previous measurement).
 
 The speed is the *median* seconds per token of the windows between the
 trainer's log steps: one window stalled by another program (a 5 s pause in a
-0.15 s loop) would otherwise shorten the whole run. Per token, because a batch
+0.15 s loop) would otherwise shorten the whole run. It takes three windows to
+outvote one (a 1.0x ShakespeareLM run fixed on two, just after its batch grew,
+ended at 133 s of 155), so a budget waits for at least three. Per token, because a batch
 ramp (``TrainingConfig.start_batch_size``) changes the tokens per step: when
 the batch grows the speed is measured afresh (a bigger batch costs less per
 token). Until the bigger steps have been timed, the plan can only price them
@@ -57,7 +59,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-PROBE_WINDOWS = 2  # timed windows (after the first, which warms kernels up) to fix a budget,
+PROBE_WINDOWS = 3  # timed windows (after the first, which warms kernels up) to fix a budget,
 PROBE_FRACTION = 0.05  # and at least this share of the budget, so the speed is representative
 RECENT_WINDOWS = 20  # the speed is the median of the latest windows: the machine's, now
 LR_SCHEDULES = ("cosine", "wsd")  # see TrainingConfig.lr_schedule
