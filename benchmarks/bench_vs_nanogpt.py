@@ -80,9 +80,10 @@ NANOGPT_TRAINING = TrainingConfig(
     batch_size=12, context_length=64, learning_rate=1e-3, min_lr_ratio=0.1, warmup_steps=100,
     weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, max_steps=2000,
     eval_interval=10**9, precision="fp32", device="cpu", cpu_tuning=False, fused_loss=False)
-NANOGPT_FLAGS = shlex.split("--device=cpu --compile=False --eval_iters=20 --log_interval=1 --block_size=64 "
-                            "--batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 "
-                            "--lr_decay_iters=2000 --dropout=0.0")
+NANOGPT_FLAGS = shlex.split(  # nanoGPT's own train.py: the recipe above, as its flags
+    "--device=cpu --compile=False --eval_iters=20 --log_interval=1 --block_size=64 "
+    "--batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --max_iters=2000 "
+    "--lr_decay_iters=2000 --dropout=0.0")
 CONTEXTS = (64, 128)
 
 

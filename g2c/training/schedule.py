@@ -38,18 +38,18 @@ to loss", the previous measurement).
 The speed is the *median* seconds per token of the windows between the
 trainer's log steps: one window stalled by another program (a 5 s pause in a
 0.15 s loop) would otherwise shorten the whole run. It takes three windows to
-outvote one (a 1.0x ShakespeareLM run fixed on two, just after its batch grew,
-ended at 133 s of 155), so a budget waits for at least three. Per token, because a batch
-ramp (``TrainingConfig.start_batch_size``) changes the tokens per step: when
-the batch grows the speed is measured afresh (a bigger batch costs less per
-token). Until the bigger steps have been timed, the plan can only price them
-at the smaller steps' speed per token, which is too dear, so a run fixed that
-way ends early (ShakespeareLM's runs of 157 s took 140-154 s; docs/benchmarks.md,
-"Time to loss"). So wsd waits for them: its total is fixed once the bigger
-steps are measured, a few windows after its decay start, and its rate steps
-down by a few percent there (in hindsight, the decay began at its start).
-Cosine cannot wait, because its rate bends from the end of the warm-up on; it
-plans the bigger steps at the speed measured so far
+outvote one (a 1.0x ShakespeareLM run fixed on two, just after its batch
+grew, ended at 133 s of 155), so a budget waits for at least three. Per token,
+because a batch ramp (``TrainingConfig.start_batch_size``) changes the tokens
+per step: when the batch grows the speed is measured afresh (a bigger batch
+costs less per token). Until the bigger steps have been timed, the plan can
+only price them at the smaller steps' speed per token, which is too dear, so a
+run fixed that way ends early (ShakespeareLM's runs of 157 s took 140-154 s;
+docs/benchmarks.md, "Time to loss"). So wsd waits for them: its total is fixed
+once the bigger steps are measured, a few windows after its decay start, and
+its rate steps down by a few percent there (in hindsight, the decay began at
+its start). Cosine cannot wait, because its rate bends from the end of the
+warm-up on; it plans the bigger steps at the speed measured so far
 (:class:`StepSizes`).
 """
 
