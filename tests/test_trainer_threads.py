@@ -82,6 +82,8 @@ def test_only_time_budgeted_cpu_runs_with_tuning_on_adapt():
     assert has_guard == (torch.get_num_threads() > 1)
     assert guard_of(tuning, max_time=None, threads=None) is None  # step-limited
     assert guard_of(tuning, max_time=1.0, threads=2) is None  # the user chose a count
+    # A compiled graph is specialised to the thread count: switching would recompile.
+    assert guard_of(tuning, max_time=1.0, threads=None, compiled=True) is None
     off = CpuTuning(False, torch.device("cpu"))
     assert guard_of(off, max_time=1.0, threads=None) is None
     assert not off.native_bf16 and not CpuTuning(True, torch.device("meta")).active

@@ -51,11 +51,15 @@ class CpuTuning:
             model.set_cpu_bf16_attention(self.active and precision == "bf16")
 
     @contextmanager
-    def running(self, *, max_time: float | None, threads: int | None):
+    def running(self, *, max_time: float | None, threads: int | None, compiled: bool = False):
         """The run's span: denormals flushed, and a ThreadGuard for a time-budgeted run that
         left the thread count to PyTorch (a step-limited run keeps it, so a resumed run
-        repeats an unbroken one bit for bit); both undone on the way out."""
-        adapt = self.active and max_time is not None and threads is None \
+        repeats an unbroken one bit for bit); both undone on the way out.
+
+        A ``torch.compile``d run keeps its thread count too: the compiled graph is
+        specialised to it, so every switch would compile the model again (one ShakespeareLM
+        run with ``--compile --max-time 150`` made 410 steps that way, against 770 without)."""
+        adapt = self.active and max_time is not None and threads is None and not compiled \
             and torch.get_num_threads() > 1
         self.thread_guard = ThreadGuard(torch.get_num_threads()) if adapt else None
         # PyTorch has no getter for the denormal mode; its default is off, which we restore.

@@ -242,7 +242,8 @@ class Trainer:
                                     start_elapsed=self.elapsed, enabled=self.context.is_main)
         try:
             with stop_on_ctrl_c(self.request_stop), \
-                    self.cpu_tuning.running(max_time=config.max_time, threads=config.threads):
+                    self.cpu_tuning.running(max_time=config.max_time, threads=config.threads,
+                                            compiled=config.compile):
                 return self._fit(progress)
         finally:
             progress.close()
