@@ -142,7 +142,10 @@ class Trainer:
         self.model = wrap_model(model, self.context, fsdp=fsdp,
                                 precision=self.precision.precision)
         self.optimizer = build_optimizer(self.model, config, self.device)
-        self.forward_model = torch.compile(self.model) if config.compile else self.model
+        # One graph per batch size (a batch ramp makes two): a graph generic in B ran
+        # slower than no compiling at all on a CPU (docs/benchmarks.md, "Time to loss").
+        self.forward_model = (torch.compile(self.model, dynamic=False) if config.compile
+                              else self.model)
         # Evaluation runs the module itself: no DDP gradient hooks, no recompiles for
         # other batch shapes (FSDP2 shards in place, so its model is the module).
         self.eval_model = unwrap_model(self.model)
