@@ -72,19 +72,23 @@ def test_two_process_resume_continues_bit_exactly(tmp_path, mode):
 
 
 def test_rank_0_preparing_longer_than_the_collective_timeout_is_fine(tmp_path):
-    """Rank 0 tokenizes (BPE on TinyShakespeare: seconds) while rank 1 waits; the wait is not
-    bounded by --dist-timeout (1 s here), which guards the training collectives."""
-    corpus = Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"
+    """Rank 0 tokenizes (BPE on TinyShakespeare six times over: ~5 s) while rank 1 waits;
+    the wait is not bounded by --dist-timeout (3 s here), which guards the training
+    collectives. (At 1 s, and one copy, a training collective on a busy machine sometimes
+    outlasted the timeout, and preparation barely did.)"""
+    shakespeare = Path(__file__).resolve().parents[2] / "shared/data/tinyshakespeare.txt"
+    corpus = tmp_path / "six_times.txt"
+    corpus.write_text(shakespeare.read_text(encoding="utf-8") * 6, encoding="utf-8")
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "g2c", "pretrain", "--nproc", "2", "--device", "cpu",
          "--corpus", str(corpus), "--tokenizer", "bpe", "--vocab-size", "300",
          "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
          "--layers", "1", "--width", "32", "--heads", "2", "--batch-size", "2",
-         "--context-length", "32", "--max-steps", "1", "--dist-timeout", "1", "--quiet"],
+         "--context-length", "32", "--max-steps", "1", "--dist-timeout", "3", "--quiet"],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["world_size"] == 2
     prepared = next((tmp_path / "data").glob("*/manifest.json"))
     assert json.loads(prepared.read_text())["tokenizer"]["kind"] == "bpe"
-    assert time.perf_counter() - started > 1  # longer than --dist-timeout, as intended
+    assert time.perf_counter() - started > 3  # longer than --dist-timeout, as intended
