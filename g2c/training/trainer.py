@@ -138,14 +138,13 @@ class Trainer:
         if hasattr(model, "check_inputs"):
             model.check_inputs = False  # our batches are valid by construction
         # Built once, in this order: FSDP2 turns parameters into sharded DTensors, so
-        # the optimizer must see the wrapped model; compile traces the wrapped forward.
+        # the optimizer must see the wrapped model; compile traces the wrapped forward, one
+        # graph per batch size (generic in B it was slower than eager on a CPU: benchmarks.md).
         self.model = wrap_model(model, self.context, fsdp=fsdp,
                                 precision=self.precision.precision)
         self.optimizer = build_optimizer(self.model, config, self.device)
-        # One graph per batch size (a batch ramp makes two): a graph generic in B ran
-        # slower than no compiling at all on a CPU (docs/benchmarks.md, "Time to loss").
-        self.forward_model = (torch.compile(self.model, dynamic=False) if config.compile
-                              else self.model)
+        self.forward_model = torch.compile(self.model, dynamic=False) if config.compile \
+            else self.model
         # Evaluation runs the module itself: no DDP gradient hooks, no recompiles for
         # other batch shapes (FSDP2 shards in place, so its model is the module).
         self.eval_model = unwrap_model(self.model)
