@@ -85,7 +85,7 @@ def train(prepared, val, variant: str, seed: int, **limits) -> dict:
             if hasattr(module, "stacked_maps"):
                 module.stacked_maps = 1
     if config.compile:  # compile afresh, as a new process would (inductor's disk cache stays)
-        torch._dynamo.reset()
+        torch.compiler.reset()
     trainer = Trainer(model, prepared.train, val, config, quiet=True)
     result = trainer.fit()
     return {"val": result.final_val_loss, "steps": result.steps,

@@ -137,14 +137,12 @@ class Trainer:
         self.cpu_tuning.prepare(model, self.precision.precision)
         if hasattr(model, "check_inputs"):
             model.check_inputs = False  # our batches are valid by construction
-        # Built once, in this order: FSDP2 turns parameters into sharded DTensors, so
-        # the optimizer must see the wrapped model; compile traces the wrapped forward, one
-        # graph per batch size (generic in B it was slower than eager on a CPU: benchmarks.md).
-        self.model = wrap_model(model, self.context, fsdp=fsdp,
-                                precision=self.precision.precision)
+        # Built once, in this order: FSDP2 turns parameters into sharded DTensors, so the optimizer
+        # must see the wrapped model; compile traces it, a graph per batch size (benchmarks.md).
+        self.model = wrap_model(model, self.context, fsdp=fsdp, precision=self.precision.precision)
         self.optimizer = build_optimizer(self.model, config, self.device)
-        self.forward_model = torch.compile(self.model, dynamic=False) if config.compile \
-            else self.model
+        self.forward_model = (torch.compile(self.model, dynamic=False) if config.compile
+                              else self.model)
         # Evaluation runs the module itself: no DDP gradient hooks, no recompiles for
         # other batch shapes (FSDP2 shards in place, so its model is the module).
         self.eval_model = unwrap_model(self.model)
@@ -243,9 +241,8 @@ class Trainer:
                                     quiet=self.quiet, start_step=self.step,
                                     start_elapsed=self.elapsed, enabled=self.context.is_main)
         try:
-            with stop_on_ctrl_c(self.request_stop), \
-                    self.cpu_tuning.running(max_time=config.max_time, threads=config.threads,
-                                            compiled=config.compile):
+            with stop_on_ctrl_c(self.request_stop), self.cpu_tuning.running(
+                    max_time=config.max_time, threads=config.threads, compiled=config.compile):
                 return self._fit(progress)
         finally:
             progress.close()
