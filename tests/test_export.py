@@ -70,9 +70,11 @@ def bpe_tokenizer():
 
 @pytest.fixture(scope="module")
 def shakespeare_export(tmp_path_factory, char_tokenizer):
-    """The ShakespeareLM track's model as it is, written and exported by the CLI."""
+    """The ShakespeareLM track's model trained with --no-token-shift (the one option no stock
+    decoder has), written and exported by the CLI."""
     root = tmp_path_factory.mktemp("shakespeare")
-    config = replace(get_track("ShakespeareLM").model, vocab_size=char_tokenizer.vocab_size)
+    config = replace(get_track("ShakespeareLM").model, vocab_size=char_tokenizer.vocab_size,
+                     token_shift=False)
     model = _perturbed(config)
     artifact = write_model(root / "ShakespeareLM-test", model=model, config=config,
                            tokenizer=char_tokenizer)
@@ -193,13 +195,15 @@ def test_rms_norm_exports_to_llama_and_learned_positions_to_gpt2(
 
 @pytest.mark.parametrize("options, named", [
     (dict(output_bias=True), "output_bias=True"),  # stock decoders have no logits bias
+    (dict(token_shift=True, output_bias=False), "token_shift=True"),  # nor a token shift
     (dict(output_bias=False, mlp="gelu"), "mlp='gelu'"),
     (dict(output_bias=False, bias=True), "bias=True"),
     (dict(output_bias=False, positions="learned"), "positions='learned'"),
     (dict(output_bias=False, positions="learned", mlp="gelu", qk_norm=True), "qk_norm=True"),
 ])
 def test_options_no_stock_architecture_expresses_are_refused_by_name(options, named):
-    config = replace(get_track("ShakespeareLM").model, vocab_size=70, **options)
+    config = replace(get_track("ShakespeareLM").model, vocab_size=70,
+                     **{"token_shift": False, **options})
     with pytest.raises(ValueError, match=f"no stock transformers architecture.*{named}"):
         export_target(config)
 
@@ -207,7 +211,7 @@ def test_options_no_stock_architecture_expresses_are_refused_by_name(options, na
 def test_cli_refusals_are_one_line_naming_the_problem(shakespeare_export, char_tokenizer,
                                                       tmp_path, capsys):
     config = replace(get_track("ShakespeareLM").model, vocab_size=char_tokenizer.vocab_size,
-                     output_bias=True)
+                     output_bias=True, token_shift=False)
     artifact = write_model(tmp_path / "with-bias", model=config.build(), config=config,
                            tokenizer=char_tokenizer)
     assert main(["export", str(artifact), "--to", str(tmp_path / "hf")]) == 2

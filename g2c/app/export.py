@@ -4,13 +4,15 @@
 computes exactly the same function — no approximation, no custom code:
 
     positions  mlp     norm   bias   class                 g2c models
-    rotary     swiglu  layer  False  StableLmForCausalLM   ShakespeareLM
+    rotary     swiglu  layer  False  StableLmForCausalLM   ShakespeareLM --no-token-shift
     rotary     swiglu  rms    any    LlamaForCausalLM      StoryLM, TinyLLM
     learned    gelu    layer  any    GPT2LMHeadModel       TransformerLM's defaults
 
-and all three need ``output_bias=False``: no stock decoder with sequential
-pre-norm blocks has a bias on its tied unembedding. Any other model is refused
-with a ValueError naming the options in the way.
+and all three need ``output_bias=False`` and ``token_shift=False``: no stock
+decoder with sequential pre-norm blocks has a bias on its tied unembedding or
+mixes the previous token's embedding into each token's. Any other model is
+refused with a ValueError naming the options in the way (ShakespeareLM trains
+with a token shift, so it exports when trained with ``--no-token-shift``).
 
 **How the weights map.** The fused ``qkv`` splits into ``q/k/v_proj`` and
 SwiGLU's ``up`` into ``gate_proj``/``up_proj``; rotary needs no permutation
@@ -52,13 +54,15 @@ class Target:
                 for name, values in self.needs.items() if getattr(config, name) not in values]
 
 
-STABLELM = Target("StableLmForCausalLM", {"output_bias": (False,), "positions": ("rotary",),
+EVERY_TARGET = {"output_bias": (False,), "token_shift": (False,)}
+STABLELM = Target("StableLmForCausalLM", {**EVERY_TARGET, "positions": ("rotary",),
                                           "mlp": ("swiglu",), "norm": ("layer",),
                                           "bias": (False,), "qk_norm": (False, True)})
-LLAMA = Target("LlamaForCausalLM", {"output_bias": (False,), "positions": ("rotary",),
+LLAMA = Target("LlamaForCausalLM", {**EVERY_TARGET, "positions": ("rotary",),
                                     "mlp": ("swiglu",), "norm": ("rms",), "qk_norm": (False,)})
-GPT2 = Target("GPT2LMHeadModel", {"output_bias": (False,), "positions": ("learned",),
+GPT2 = Target("GPT2LMHeadModel", {**EVERY_TARGET, "positions": ("learned",),
                                   "mlp": ("gelu",), "norm": ("layer",), "qk_norm": (False,)})
+RETRAIN_FLAGS = {"output_bias": "--no-output-bias", "token_shift": "--no-token-shift"}
 TARGETS = (STABLELM, LLAMA, GPT2)
 
 
@@ -68,8 +72,9 @@ def export_target(config: ModelConfig) -> Target:
         if not target.mismatches(config):
             return target
     closest = min(TARGETS, key=lambda target: len(target.mismatches(config)))
-    hint = (" — train with output_bias=False (g2c pretrain --no-output-bias)"
-            if config.output_bias else "")
+    flags = [flag for name, flag in RETRAIN_FLAGS.items() if getattr(config, name)]
+    hint = (f" — train with {' '.join(flags)} (g2c pretrain {' '.join(flags)})"
+            if flags else "")
     raise ValueError(f"no stock transformers architecture computes this model: "
                      f"{'; '.join(closest.mismatches(config))}{hint}")
 

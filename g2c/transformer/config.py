@@ -40,6 +40,9 @@ class ModelConfig:
             (steadies attention at high learning rates; the Muon optimizer's partner).
         output_bias: a learned per-token bias on the logits (off for g2c export:
             stock Hugging Face decoders have none).
+        token_shift: add a learned share (one weight per channel, starting at 0) of the
+            previous token's embedding to each token's: bigrams without spending attention
+            on them (not exportable: no stock Hugging Face decoder has it).
     """
 
     vocab_size: int | None = None
@@ -54,6 +57,7 @@ class ModelConfig:
     bias: bool = True
     qk_norm: bool = False
     output_bias: bool = True
+    token_shift: bool = False
 
     def build(self) -> TransformerLM:
         """A freshly initialised model (seed ``torch.manual_seed`` first for a fixed init)."""

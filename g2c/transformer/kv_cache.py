@@ -13,6 +13,8 @@ them, and each new token costs one position's work instead of t + 1.
 
 Keys and values are (B, heads, T, head_dim) per layer. After the prompt, the
 single new query is the newest position, so it may see every key: no mask.
+A model with a token shift (``token_shift.py``) also keeps the last token's
+embedding, (B, 1, C), which the next token's shift adds a share of.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class KVCache:
     def __init__(self, capacity: int) -> None:
         self.capacity = require_positive_int("capacity", capacity)
         self.layers: list[LayerCache] = []
+        self.last_embedding: torch.Tensor | None = None  # (B, 1, C), for a token shift
 
     @property
     def length(self) -> int:

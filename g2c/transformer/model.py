@@ -1,6 +1,6 @@
 """TransformerLM: a decoder-only, causal language model.
 
-    token_ids (B, T) --embed (+ learned position)--> (B, T, C)
+    token_ids (B, T) --embed (+ previous token's share) (+ learned position)--> (B, T, C)
         --num_layers × TransformerBlock--> (B, T, C)
         --final norm--> (B, T, C)
         --unembed (tied to the token embedding) (+ bias)--> logits (B, T, V)
@@ -21,6 +21,8 @@ be compared against GPT-2's choices (the defaults):
     bias=True | False                biases in the attention and MLP linears
     qk_norm=False | True             normalise each head's queries and keys (attention.py)
     output_bias=True | False         the per-token bias added to the logits
+    token_shift=False | True         add a learned share of the previous token's embedding
+                                     (token_shift.py)
 
 ``model(x)`` returns the (B, T, V) logits, as the course writes the loss:
 ``lm_cross_entropy(model(x), y)``. ``model(x, targets=y)`` returns that same
@@ -47,6 +49,7 @@ from g2c.transformer.document_mask import (
 )
 from g2c.transformer.kv_cache import KVCache
 from g2c.transformer.rotary import RotaryEmbedding
+from g2c.transformer.token_shift import TokenShift
 from g2c.validation import require_integer_tensor, require_positive_int
 
 POSITION_KINDS = ("learned", "rotary")
@@ -62,8 +65,8 @@ class TransformerLM(nn.Module):
         num_heads: attention heads per block (must divide C).
         max_seq_len: longest context T the model accepts.
         hidden_dim: MLP width, 4·C by default.
-        positions, mlp, norm, bias, qk_norm, output_bias: architecture options (see the
-            module doc).
+        positions, mlp, norm, bias, qk_norm, output_bias, token_shift: architecture
+            options (see the module doc).
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class TransformerLM(nn.Module):
         bias: bool = True,
         qk_norm: bool = False,
         output_bias: bool = True,
+        token_shift: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -96,7 +100,8 @@ class TransformerLM(nn.Module):
         )
         if positions not in POSITION_KINDS:
             raise ValueError(f"positions must be one of {POSITION_KINDS}; got {positions!r}")
-        for name, flag in (("bias", bias), ("qk_norm", qk_norm), ("output_bias", output_bias)):
+        for name, flag in (("bias", bias), ("qk_norm", qk_norm), ("output_bias", output_bias),
+                           ("token_shift", token_shift)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False; got {flag!r}")
         if embedding_dim % num_heads != 0:
@@ -107,6 +112,7 @@ class TransformerLM(nn.Module):
         self.max_seq_len = max_seq_len
         self.head_dim = embedding_dim // num_heads
         self.token_embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.token_shift = TokenShift(embedding_dim) if token_shift else None
         rotary = None
         if positions == "learned":
             self.position_embedding = nn.Embedding(max_seq_len, embedding_dim)
@@ -141,8 +147,8 @@ class TransformerLM(nn.Module):
         # grow with depth.
         residual_std = 0.02 / math.sqrt(2 * num_layers)
         for name, param in self.named_parameters():
-            if name.endswith("bias") or "norm" in name:
-                continue
+            if name.endswith("bias") or "norm" in name or name.startswith("token_shift"):
+                continue  # zeros and ones as built (TokenShift starts as the plain model)
             is_residual_out = name.endswith("attn.proj.weight") or name.endswith("mlp.down.weight")
             nn.init.normal_(param, mean=0.0, std=residual_std if is_residual_out else 0.02)
 
@@ -198,7 +204,13 @@ class TransformerLM(nn.Module):
         # Built once and shared by all layers; None: plain causal attention.
         attn_mask = None if document_ids is None else document_attention_mask(document_ids,
                                                                                self.head_dim)
-        h = self.token_embedding(token_ids)
+        h = self.token_embedding(token_ids)  # (B, T, C)
+        if self.token_shift is not None:
+            embeddings = h
+            h = self.token_shift(h, document_ids=document_ids,
+                                 previous=None if kv_cache is None else kv_cache.last_embedding)
+            if kv_cache is not None:  # the next call's first token follows this call's last
+                kv_cache.last_embedding = embeddings[:, -1:]  # (B, 1, C)
         if hasattr(self, "position_embedding"):
             positions = position_ids
             if positions is None:
