@@ -52,18 +52,20 @@ def relu_squared(mlp, h):
 
 # name -> changes to the ShakespeareLM preset: (model, training, extras). In order, the
 # preset's history: AdamW with cosine; Muon; QK-norm (the preset of 2026-11-30 morning);
-# warmup-stable-decay; Muon's stacked maps one at a time; Muon's rate retuned and the
-# batch ramp (the preset; the ramp starts after 366 steps, so only a long run sees it).
+# warmup-stable-decay; Muon's stacked maps one at a time; Muon's rate retuned; the batch
+# ramp (it starts after 366 steps, so only a long run sees it); the token shift (the preset).
 NO_RAMP = {"batch_size": 16, "start_batch_size": None}
 OLD = {"lr_schedule": "cosine", "muon_learning_rate": 0.05, **NO_RAMP}
+NO_SHIFT = {"token_shift": False}
 VARIANTS = {
-    "adamw": ({"qk_norm": False}, {**ADAMW, **OLD}, ()),
-    "adamw+qk": ({}, {**ADAMW, **OLD}, ()),
-    "muon": ({"qk_norm": False}, OLD, ("whole",)),
-    "muon+qk": ({}, OLD, ("whole",)),
-    "muon+qk+wsd": ({}, {"muon_learning_rate": 0.05, **NO_RAMP}, ("whole",)),
-    "muon+qk+wsd+maps": ({}, {"muon_learning_rate": 0.05, **NO_RAMP}, ()),
-    "preset-no-ramp": ({}, NO_RAMP, ()),
+    "adamw": ({**NO_SHIFT, "qk_norm": False}, {**ADAMW, **OLD}, ()),
+    "adamw+qk": (NO_SHIFT, {**ADAMW, **OLD}, ()),
+    "muon": ({**NO_SHIFT, "qk_norm": False}, OLD, ("whole",)),
+    "muon+qk": (NO_SHIFT, OLD, ("whole",)),
+    "muon+qk+wsd": (NO_SHIFT, {"muon_learning_rate": 0.05, **NO_RAMP}, ("whole",)),
+    "muon+qk+wsd+maps": (NO_SHIFT, {"muon_learning_rate": 0.05, **NO_RAMP}, ()),
+    "preset-no-ramp": (NO_SHIFT, NO_RAMP, ()),
+    "preset-no-shift": (NO_SHIFT, {}, ()),
     "preset": ({}, {}, ()),
     "preset+relu2": ({"mlp": "gelu", "hidden_dim": 512}, {}, ("relu2",)),
     "preset+compile": ({}, {"compile": True}, ()),
