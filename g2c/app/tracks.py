@@ -66,7 +66,7 @@ TRACKS: dict[str, Track] = {
             # Two layers: in a 15-76 s budget on a CPU a shallow, fast model sees
             # more text and wins (docs/benchmarks.md, "Time to loss"). A token shift
             # (each character's embedding plus a learned share of the previous one's):
-            # 0.015-0.020 lower validation loss after 800 steps. No stock transformers
+            # 0.016-0.028 lower validation loss after 800 steps. No stock transformers
             # decoder has one, so g2c export needs --no-token-shift; no output bias (it
             # cost nothing measurable here) then maps the model exactly onto StableLM.
             # Muon with QK-norm: more learned per second than AdamW in the same budget;

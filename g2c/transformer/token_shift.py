@@ -11,8 +11,8 @@ and training moves each channel's λ as far as it helps. The same idea is
 RWKV's "token shift" and the modded-nanogpt speedrun's "smear".
 
 In ShakespeareLM (2 layers, characters) it lowered the validation loss after
-800 steps by 0.015–0.020 nats over 2 seeds, far beyond their 0.001 spread
-(docs/benchmarks.md, "Time to loss").
+800 steps by 0.016–0.028 nats, paired over 3 seeds, at the same speed
+(``benchmarks/bench_recipe_choices.py``; docs/benchmarks.md, "Time to loss").
 
 Shapes: e is (B, T, C). Position 0 of a row has no previous token and gets
 nothing added, exactly like a training window's first position, unless the
