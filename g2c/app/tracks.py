@@ -6,7 +6,7 @@
     TinyLLM         BPE 8192, ~20M parameters, a mixture of stories and plays
 
 Every field can be overridden by a ``g2c pretrain`` flag; the parameter
-count, rounded, becomes part of the artifact's name (``ShakespeareLM-407K``),
+count, rounded, becomes part of the artifact's name (``ShakespeareLM-408K``),
 because "which model is this" starts with "how big is it".
 """
 
