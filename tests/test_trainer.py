@@ -448,10 +448,9 @@ def test_bf16_autocast_trains_on_cpu_when_asked():
     assert result.final_val_loss < 0.8 * math.log(VOCAB)
 
 
-def test_a_batch_ramp_trains_small_batches_first_then_full_ones():
+def _batches_drawn(ramp):
+    """(the rows of every batch the trainer drew, its result) for a run of ``ramp``."""
     stream = learnable_stream()
-    ramp = config(batch_size=4, start_batch_size=2, batch_ramp_tokens=10 * 2 * CONTEXT,
-                  max_steps=20)
     trainer = Trainer(tiny_model(), stream[:5000], stream[5000:], ramp, quiet=True)
     drawn, draw = [], trainer.batches.draw
 
@@ -461,11 +460,18 @@ def test_a_batch_ramp_trains_small_batches_first_then_full_ones():
         return x, y, inputs
 
     trainer.batches.draw = recording_draw
-    result = trainer.fit()
+    return drawn, trainer.fit()
+
+
+def test_a_batch_ramp_trains_small_batches_first_then_full_ones():
+    drawn, result = _batches_drawn(config(batch_size=4, start_batch_size=2,
+                                          batch_ramp_tokens=10 * 2 * CONTEXT, max_steps=20))
     assert drawn == [2] * 10 + [4] * 10
     assert result.tokens_seen == (10 * 2 + 10 * 4) * CONTEXT
     assert result.final_val_loss < math.log(VOCAB)
     # A ramp never exceeds the batch: --batch-size 4 on a track that ramps from 16 is 4.
-    assert config(batch_size=4, start_batch_size=16, batch_ramp_tokens=100).batch_size_at(0) == 4
+    drawn, _ = _batches_drawn(config(batch_size=4, start_batch_size=16, batch_ramp_tokens=100,
+                                     max_steps=3))
+    assert drawn == [4] * 3
     with pytest.raises(ValueError, match="set batch_ramp_tokens > 0"):
         config(start_batch_size=2)

@@ -204,12 +204,6 @@ class TrainingConfig:
             raise ValueError("eot_loss=False only applies to batch_mode='packed' (random windows "
                              "train on every next token)")
 
-    def batch_size_at(self, tokens_seen: int) -> int:
-        """Windows per micro-batch for a step that starts after ``tokens_seen`` tokens."""
-        if self.start_batch_size is not None and tokens_seen < self.batch_ramp_tokens:
-            return min(self.start_batch_size, self.batch_size)
-        return self.batch_size
-
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -151,9 +151,9 @@ class Trainer:
         self.generator = self.context.batch_generator(config.seed)
         self.tokens_per_window = (config.context_length * config.grad_accum_steps
                                   * self.context.world_size)  # over all ranks
-        self.step_sizes = StepSizes(config.batch_size * self.tokens_per_window,  # for the budget
-                                    start=config.batch_size_at(0) * self.tokens_per_window,
-                                    ramp_tokens=config.batch_ramp_tokens)
+        start = min(config.start_batch_size or config.batch_size, config.batch_size)
+        self.step_sizes = StepSizes(config.batch_size * self.tokens_per_window,  # the ramp
+                                    start * self.tokens_per_window, config.batch_ramp_tokens)
         self.validation, self.train_probe = evaluation_sets(
             train_ids, val_ids, config, world_size=self.context.world_size,
             token_bytes=token_bytes)
@@ -270,7 +270,8 @@ class Trainer:
             for group in self.optimizer.param_groups:  # Muon's matrices: their own peak
                 group["lr"] = learning_rate * group.get("lr_scale", 1.0)
             compute_start = time.perf_counter()
-            self._train_step(batch_size := config.batch_size_at(self.tokens_seen))  # B (ramp)
+            batch_size = self.step_sizes.at(self.tokens_seen) // self.tokens_per_window  # B
+            self._train_step(batch_size)
             step_seconds = time.perf_counter() - compute_start
             self._timing.add("compute", step_seconds)
             self.cpu_tuning.record_step(step_seconds)
