@@ -122,13 +122,12 @@ class Trainer:
         if not isinstance(config, TrainingConfig):
             raise TypeError(f"config must be a TrainingConfig; got {type(config).__name__}")
         check_training_data(model, train_ids, val_ids, config.context_length)
-        self.config = config
+        self.config, self.quiet = config, quiet
         self.context = context or DistributedContext(device=select_device(config.device))
         self.device = self.context.device
         # TF32 on CUDA, deterministic kernels if asked: before the first CUDA matmul.
         self.math = configure_math(self.device, deterministic=config.deterministic)
         self.metadata, self.checkpoint_path = dict(metadata or {}), checkpoint_path
-        self.quiet = quiet
         if config.threads is not None:
             torch.set_num_threads(config.threads)
         self.cpu_tuning = CpuTuning(config.cpu_tuning, self.device)
@@ -270,13 +269,13 @@ class Trainer:
             for group in self.optimizer.param_groups:  # Muon's matrices: their own peak
                 group["lr"] = learning_rate * group.get("lr_scale", 1.0)
             compute_start = time.perf_counter()
-            batch_size = self.step_sizes.at(self.tokens_seen) // self.tokens_per_window  # B
-            self._train_step(batch_size)
+            step_tokens = self.step_sizes.at(self.tokens_seen)  # B·T·accum·ranks: the ramp's
+            self._train_step(step_tokens // self.tokens_per_window)  # B windows per micro-batch
             step_seconds = time.perf_counter() - compute_start
             self._timing.add("compute", step_seconds)
             self.cpu_tuning.record_step(step_seconds)
             self.step += 1
-            self.tokens_seen += batch_size * self.tokens_per_window
+            self.tokens_seen += step_tokens
             self.elapsed = time.perf_counter() - self._clock_start
             evaluate_now = self.step % config.eval_interval == 0
             checkpoint_now = self.step % (config.checkpoint_interval or self.step + 1) == 0
