@@ -140,6 +140,10 @@ def test_wsd_holds_the_peak_then_decays_linearly_over_the_last_fraction():
     assert wsd.learning_rate(1000, 1000) == pytest.approx(1e-4)
     assert wsd.learning_rate(900, None) == 1e-3  # total not known yet: the peak
     assert wsd.decay_start(1000) == 500 and wsd.decay_start(150) == 100  # never in the warm-up
+    # Re-aimed at step 700 (rate 6.4e-4) to end at 900 instead: straight down from there.
+    assert wsd.learning_rate(700, 900, reaimed=(700, 6.4e-4)) == pytest.approx(6.4e-4)
+    assert wsd.learning_rate(800, 900, reaimed=(700, 6.4e-4)) == pytest.approx(3.7e-4)
+    assert wsd.learning_rate(900, 900, reaimed=(700, 6.4e-4)) == pytest.approx(1e-4)
 
 
 def budget(max_time, schedule, max_steps=None, sizes=None):
@@ -235,6 +239,49 @@ def test_wsd_waits_to_time_the_bigger_steps_a_ramp_brings():
     assert wsd.total == 80 + int((17.0 - 6.25 - 5.625) / 0.1875) == 107
 
 
+def run_to_the_end(budget, seconds_per_step, every=10):
+    """Train on a fake clock until ``budget`` says stop: (steps, seconds, every step's rate)."""
+    elapsed, tokens, step, rates = 0.0, 0, 0, []
+    while not budget.reached(step):
+        rates.append(budget.learning_rate(step))
+        step, elapsed, tokens = step + 1, elapsed + seconds_per_step(step + 1), tokens + 100
+        if step % every == 0:
+            budget.record(step=step, elapsed=elapsed, tokens=tokens)
+    return step, elapsed, rates
+
+
+def test_wsd_re_aims_its_decay_so_the_run_ends_on_time_when_the_machine_drifts():
+    def wsd():  # 0.125 s per step and 12.5 s: fixed at step 50 to 100 steps, decay from 50
+        return budget(12.5, WarmupStableDecaySchedule(1e-3, 0.1, 0, decay_fraction=0.5))
+
+    # After step 60 the machine is 28% slower: a fixed total (100 steps) would take 13.9 s.
+    slower = wsd()
+    steps, seconds, rates = run_to_the_end(slower, lambda step: 0.125 if step <= 60 else 0.16)
+    assert steps == 91 and 12.5 - 0.16 < seconds <= 12.5
+    assert rates[-1] < 1.4e-4  # near the floor (1e-4): the decay bent, it was not cut off
+    assert max(abs(a - b) for a, b in zip(rates, rates[1:])) < 4e-5  # no jump (a plain step: 1.8e-5)
+    # Faster after step 60: the run takes the extra steps, all of it still decayed.
+    faster = wsd()
+    steps, seconds, rates = run_to_the_end(faster, lambda step: 0.125 if step <= 60 else 0.0625)
+    assert steps == 140 and seconds == 12.5 and rates[-1] < 1.1e-4
+    # The docstring's example: twice as slow after step 60. At step 70 (10 s gone, 6.4e-4)
+    # the last three windows' median still says 0.125 s: 20 steps left, so the end is 90
+    # ... and at step 80 the time is up: the run stops on time, undecayed (3.97e-4).
+    halved = wsd()
+    steps, seconds, rates = run_to_the_end(halved, lambda step: 0.125 if step <= 60 else 0.25)
+    assert halved.reaimed == (70, pytest.approx(6.4e-4)) and steps == 80 and seconds == 12.5
+    assert rates[79] == pytest.approx(6.4e-4 - 5.4e-4 * 9 / 20)
+    # The plan is checkpointed: a restored budget gives the same rates.
+    restored = wsd()
+    restored.load_state_dict(slower.state_dict())
+    assert [restored.learning_rate(s) for s in range(91)] == [slower.learning_rate(s)
+                                                              for s in range(91)]
+    # Cosine cannot bend: it keeps the total it fixed.
+    cosine = budget(12.5, WarmupCosineSchedule(1e-3, 0.1, warmup_steps=20))
+    steps, _, _ = run_to_the_end(cosine, lambda step: 0.125 if step <= 60 else 0.16)
+    assert steps == 100 and cosine.reaimed is None
+
+
 def test_time_budget_stops_the_run_fully_decayed():
     trainer, result = fit(cfg=config(max_steps=None, max_time=3.0, warmup_steps=2))
     assert result.stopped == "max_time" and result.steps == trainer.budget.total > 6
@@ -259,7 +306,8 @@ def test_a_time_budgeted_run_resumes_bit_exactly(tmp_path, interrupt_after, monk
     first = trainer(tmp_path / "a.pt")
     interrupt_after(first, 20)  # the budget is fixed at this check (3 timed windows)
     assert first.fit().stopped == "interrupted"
-    assert torch.load(tmp_path / "a.pt", weights_only=True)["budget"] == {"total": 40}
+    saved = torch.load(tmp_path / "a.pt", weights_only=True)["budget"]
+    assert saved == {"total": 40, "reaimed": None}
     resumed = trainer(tmp_path / "a.pt")
     resumed.resume(tmp_path / "a.pt")
     assert resumed.budget.total == 40  # restored, not probed again

@@ -22,18 +22,23 @@ Worked example: peak 1e-3, floor ratio 0.1, warm-up 100 steps, 1000 steps in all
     wsd, decay 0.5:      step 49 -> 5.0e-4;  step 499 -> 1e-3;  step 750 -> 5.5e-4;  step 1000 -> 1e-4
 
 **A time budget becomes a step budget.** ``max_time`` says "train for 76
-seconds". A schedule that followed the wall clock would make every run, and
-every resumed run, different: the same step gets another rate when the
-machine is slower. So :class:`StepBudget` measures the speed of the steps and
-turns the remaining time into a number of steps, *once*, at the last moment
-the schedule allows: the first step whose rate depends on the total (the end of
-the warm-up for cosine, the start of the decay for wsd). From then on
-everything depends on steps only, and the budget is stored in checkpoints, so
-``--resume`` continues bit-exactly. The later the budget is fixed, the more
-steps it has measured and the less of the run is left for the machine's speed
-to drift: fixed after 6 steps, runs with a 171 s budget on the 2-core
-reference machine took anywhere from 91 to 192 s (docs/benchmarks.md, "Time
-to loss", the previous measurement).
+seconds", but the rate is a function of the step: a rate that followed the
+wall clock would change whenever the machine stalls. So :class:`StepBudget`
+measures the speed of the steps and turns the remaining time into a number of
+steps at the last moment the schedule allows: the first step whose rate
+depends on the total (the end of the warm-up for cosine, the start of the
+decay for wsd). The later the budget is fixed, the more steps it has measured
+and the less of the run is left for the machine's speed to drift: fixed after
+6 steps, runs with a 171 s budget on the 2-core reference machine took
+anywhere from 91 to 192 s; fixed at half the run, still 87-108% of their
+budget (docs/benchmarks.md, "Time to loss", earlier measurements). So wsd
+does not stop there: at every later log step the budget prices the time left
+again and, when it holds another number of steps, *re-aims* the decay: the
+rate runs straight from where it is to the floor at the new end, without a
+jump. Cosine is fixed once: its curve runs through the total and cannot bend
+without one. The plan (the total and the last re-aim) is stored in
+checkpoints, so ``--resume`` continues it; a ``max_steps`` run never reads the
+clock and resumes bit-exactly.
 
 The speed is the *median* seconds per token of the windows between the
 trainer's log steps: one window stalled by another program (a 5 s pause in a
@@ -87,6 +92,7 @@ class WarmupCosineSchedule:
         return self.warmup_steps
 
     waits_for_measured_steps = False  # fixed late, the rate would jump down the cosine
+    can_reaim = False  # its whole decay is one curve through the total
 
 
 @dataclass(frozen=True)
@@ -96,21 +102,30 @@ class WarmupStableDecaySchedule:
     warmup_steps: int
     decay_fraction: float  # the last this much of the run decays linearly to the floor
 
-    def learning_rate(self, step: int, total_steps: int | None) -> float:
+    def learning_rate(self, step: int, total_steps: int | None,
+                      reaimed: tuple[int, float] | None = None) -> float:
         """The rate for optimizer step ``step`` (0-based) of a run of ``total_steps``
-        (None: not known yet, the peak)."""
+        (None: not known yet, the peak). ``reaimed = (step, rate)``: the decay was
+        re-aimed there at a new ``total_steps`` and runs straight from that rate to
+        the floor (:meth:`StepBudget.record`)."""
         if step < self.warmup_steps:
             return self.peak * (step + 1) / self.warmup_steps
-        if total_steps is None or step < (start := self.decay_start(total_steps)):
+        if total_steps is None:
             return self.peak
-        progress = min((step - start) / max(total_steps - start, 1), 1.0)
-        return self.peak * (1.0 - (1.0 - self.min_lr_ratio) * progress)
+        if reaimed is None:
+            if step < (start := self.decay_start(total_steps)):
+                return self.peak
+            reaimed = (start, self.peak)
+        start, rate = reaimed
+        progress = min(max(step - start, 0) / max(total_steps - start, 1), 1.0)
+        return rate + (self.peak * self.min_lr_ratio - rate) * progress
 
     def decay_start(self, total_steps: int) -> int:
         """The first step whose rate depends on ``total_steps``: where the decay begins."""
         return max(self.warmup_steps, int(total_steps * (1.0 - self.decay_fraction)))
 
     waits_for_measured_steps = True  # fixed a few windows late, the rate steps down a little
+    can_reaim = True  # a straight decay can bend to a new end while it runs
 
 
 def make_schedule(config) -> WarmupCosineSchedule | WarmupStableDecaySchedule:
@@ -159,11 +174,15 @@ class StepBudget:
                             sizes=StepSizes(full=2048))
         budget.record(step=..., elapsed=..., tokens=..., overhead_per_step=...)  # log steps
         budget.total          # None while measuring, then fixed (and checkpointed)
+        budget.learning_rate(step)  # the schedule's rate for this run
         budget.reached(step)  # the run is over
 
     With both limits, the time budget is capped at ``max_steps``. The speed is
     measured in seconds per token, over the windows at the current step size
     (a batch ramp starts a new measurement: a bigger batch costs less per token).
+    Once fixed, a decay that can bend (wsd's) is re-aimed at every log step at
+    the steps the time left holds, so the run ends when its time does however
+    the machine's speed drifts: worked example in ``record``.
     """
 
     def __init__(self, max_steps: int | None, max_time: float | None, schedule,
@@ -171,22 +190,37 @@ class StepBudget:
         self.max_steps, self.max_time = max_steps, max_time
         self.schedule, self.sizes = schedule, sizes
         self.total: int | None = max_steps if max_time is None else None
+        self.reaimed: tuple[int, float] | None = None  # (step, rate) of the last re-aim
         self._last: tuple[int, float, int] | None = None  # (step, elapsed, tokens) last time
         self._seconds_per_token: list[float] = []  # one entry per timed window ...
         self._measured_size: int | None = None  # ... of steps of this many tokens
 
+    def learning_rate(self, step: int) -> float:
+        """The rate for optimizer step ``step`` of this run, as planned so far."""
+        if self.reaimed is None:
+            return self.schedule.learning_rate(step, self.total)
+        return self.schedule.learning_rate(step, self.total, self.reaimed)
+
     def record(self, *, step: int, elapsed: float, tokens: int,
                overhead_per_step: float = 0.0) -> None:
         """After ``step`` finished steps, ``tokens`` tokens and ``elapsed`` training seconds:
-        maybe fix the budget.
+        maybe fix the budget, or re-aim the decay.
 
         Called at the trainer's log steps, each closing a window of steps.
         ``elapsed`` must be the same on every rank (the trainer's agreed clock),
-        so all ranks fix the same budget. ``overhead_per_step``: loop time spent
+        so all ranks plan the same steps. ``overhead_per_step``: loop time spent
         outside training steps (evaluation, amortised), so the budget leaves
         room for it.
+
+        Re-aiming, worked example: wsd from 1e-3 to a floor of 1e-4, fixed at 100
+        steps with its decay from step 50. At step 70 the rate is 6.4e-4; the
+        machine has slowed and the time left now holds 20 steps, not 30: the
+        total becomes 90 and the rate runs straight from 6.4e-4 at step 70 to the
+        floor at step 90 (``reaimed = (70, 6.4e-4)``, checkpointed with the total).
         """
-        if self.total is not None:
+        reaiming = (self.total is not None and self.max_time is not None
+                    and self.schedule.can_reaim)
+        if self.total is not None and not (reaiming and step < self.total):
             return
         # The first window holds the first step, which compiles kernels and fills caches.
         if self._last is not None and step > self._last[0]:
@@ -198,14 +232,20 @@ class StepBudget:
                 self._seconds_per_token.append((elapsed - self._last[1]) / (tokens - self._last[2]))
         self._last = (step, elapsed, tokens)
         if elapsed >= self.max_time or step == self.max_steps:
-            self.total = step  # the budget ran out while measuring
+            self.total = step  # the budget ran out (while measuring, or the machine slowed)
             return
         if len(self._seconds_per_token) < PROBE_WINDOWS or elapsed < PROBE_FRACTION * self.max_time:
             return
-        per_token = statistics.median(self._seconds_per_token[-RECENT_WINDOWS:])
+        # A re-aim prices the rest of the run, which is short, at the machine's speed now.
+        recent = PROBE_WINDOWS if reaiming else RECENT_WINDOWS
+        per_token = statistics.median(self._seconds_per_token[-recent:])
         fits = step + self.sizes.steps_that_fit(self.max_time - elapsed, tokens, per_token,
                                                 overhead_per_step)
         projected = min(fits, self.max_steps or fits)
+        if reaiming:
+            if (end := max(projected, step + 1)) != self.total:
+                self.reaimed, self.total = (step, self.learning_rate(step)), end
+            return
         guessed = (self._measured_size != self.sizes.full  # full-size steps planned, not timed
                    and projected > step + self.sizes.steps_before_full(tokens))
         if guessed and self.schedule.waits_for_measured_steps:
@@ -217,7 +257,8 @@ class StepBudget:
         return self.total is not None and step >= self.total
 
     def state_dict(self) -> dict:
-        return {"total": self.total}
+        return {"total": self.total, "reaimed": self.reaimed}
 
     def load_state_dict(self, state: dict) -> None:
         self.total = state["total"]
+        self.reaimed = state.get("reaimed")  # checkpoints from before re-aiming have none

@@ -156,8 +156,7 @@ class Trainer:
         self.validation, self.train_probe = evaluation_sets(
             train_ids, val_ids, config, world_size=self.context.world_size,
             token_bytes=token_bytes)
-        self.schedule = make_schedule(config)
-        self.budget = StepBudget(config.max_steps, config.max_time, self.schedule,
+        self.budget = StepBudget(config.max_steps, config.max_time, make_schedule(config),
                                  self.step_sizes)
         self._eval_overhead = 0.0  # evaluation seconds per step, for fixing a time budget
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
@@ -265,7 +264,7 @@ class Trainer:
         loop_start, start_step, start_tokens = time.perf_counter(), self.step, self.tokens_seen
         last_val = self.log.history["val"][-1][1]
         while (stopped := self._stop_reason()) is None:
-            learning_rate = self.schedule.learning_rate(self.step, self.budget.total)
+            learning_rate = self.budget.learning_rate(self.step)
             for group in self.optimizer.param_groups:  # Muon's matrices: their own peak
                 group["lr"] = learning_rate * group.get("lr_scale", 1.0)
             compute_start = time.perf_counter()
