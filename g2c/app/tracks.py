@@ -70,8 +70,8 @@ TRACKS: dict[str, Track] = {
             # decoder has one, so g2c export needs --no-token-shift; no output bias (it
             # cost nothing measurable here) then maps the model exactly onto StableLM.
             # Muon with QK-norm: more learned per second than AdamW in the same budget;
-            # warmup-stable-decay: as good per step as cosine, and a time budget is fixed
-            # at half the run instead of after the warm-up, so the run fills its budget.
+            # warmup-stable-decay: as good per step as cosine, and a time budget can
+            # re-aim its decay while it runs, so the run fills its budget.
             # 16 windows per step for the first 750K tokens (about 40 s here), 32 after:
             # small batches learn more per second early, big ones later
             # (docs/benchmarks.md, "Time to loss"). 512 validation windows: the step-0

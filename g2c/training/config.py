@@ -53,8 +53,9 @@ class TrainingConfig:
             to the floor over the rest of the run; or "wsd" (warmup-stable-decay):
             the peak held, then a linear decay over the last ``decay_fraction``
             of the run. With ``max_time`` the run's length in steps is fixed
-            only when the decay starts, so wsd's budget is measured over half
-            the run (``g2c.training.schedule``).
+            only when the decay starts (measured over half the run) and the
+            decay is re-aimed as the machine's speed drifts
+            (``g2c.training.schedule``).
         decay_fraction: wsd only: the share of the run spent decaying.
         weight_decay: decoupled decay on weight matrices only (both optimizers).
         beta1, beta2: AdamW's moment decay rates.
