@@ -22,23 +22,22 @@ Worked example: peak 1e-3, floor ratio 0.1, warm-up 100 steps, 1000 steps in all
     wsd, decay 0.5:      step 49 -> 5.0e-4;  step 499 -> 1e-3;  step 750 -> 5.5e-4;  step 1000 -> 1e-4
 
 **A time budget becomes a step budget.** ``max_time`` says "train for 76
-seconds", but the rate is a function of the step: a rate that followed the
-wall clock would change whenever the machine stalls. So :class:`StepBudget`
-measures the speed of the steps and turns the remaining time into a number of
-steps at the last moment the schedule allows: the first step whose rate
-depends on the total (the end of the warm-up for cosine, the start of the
-decay for wsd). The later the budget is fixed, the more steps it has measured
-and the less of the run is left for the machine's speed to drift: fixed after
-6 steps, runs with a 171 s budget on the 2-core reference machine took
-anywhere from 91 to 192 s; fixed at half the run, still 87-108% of their
-budget (docs/benchmarks.md, "Time to loss", earlier measurements). So wsd
-does not stop there: at every later log step the budget prices the time left
-again and, when it holds another number of steps, *re-aims* the decay: the
-rate runs straight from where it is to the floor at the new end, without a
-jump. Cosine is fixed once: its curve runs through the total and cannot bend
-without one. The plan (the total and the last re-aim) is stored in
-checkpoints, so ``--resume`` continues it; a ``max_steps`` run never reads the
-clock and resumes bit-exactly.
+seconds", but a schedule's rate is a function of the step and of the run's
+length in steps. So :class:`StepBudget` measures the speed of the steps and
+turns the remaining time into a number of steps at the last moment the
+schedule allows: the first step whose rate depends on the total (the end of
+the warm-up for cosine, the start of the decay for wsd). The later the budget
+is fixed, the more steps it has measured and the less of the run is left for
+the machine's speed to drift: fixed after 6 steps, runs with a 171 s budget
+on the 2-core reference machine took anywhere from 91 to 192 s; fixed at half
+the run, still 87-108% of their budget (docs/benchmarks.md, "Time to loss",
+earlier measurements). So wsd does not stop there: at every later log step
+the budget prices the time left again and, when it holds another number of
+steps, *re-aims* the decay: the rate runs straight from where it is to the
+floor at the new end, without a jump. Cosine is fixed once: its curve runs
+through the total and cannot bend without one. The plan (the total and the
+last re-aim) is stored in checkpoints, so ``--resume`` continues it; a
+``max_steps`` run never reads the clock and resumes bit-exactly.
 
 The speed is the *median* seconds per token of the windows between the
 trainer's log steps: one window stalled by another program (a 5 s pause in a
