@@ -58,6 +58,8 @@ def test_training_drives_val_loss_well_below_log_vocab():
     # Evaluated before the first step, every 20 steps and at the end (step 80 once, not twice).
     assert [step for step, _ in result.history["val"]] == [0, 20, 40, 60, 80]
     assert result.history["val"][0][1] == pytest.approx(math.log(VOCAB), rel=0.1)
+    # A fresh model passed the check: its windows are step 0's score (no second pass).
+    assert result.history["val"][0][1] == result.initial_check["loss"]
 
 
 def test_validation_windows_are_fixed_non_overlapping_and_spread():
@@ -338,8 +340,13 @@ def test_initial_loss_far_below_log_vocab_stops_before_training():
     with pytest.raises(InitialLossError, match="ignore-initial-loss-check"):
         Trainer(trained.model, stream[:5000], stream[5000:], config(), quiet=True).fit()
     override = config(max_steps=2, ignore_initial_loss_check=True)
-    result = Trainer(trained.model, stream[:5000], stream[5000:], override, quiet=True).fit()
+    trainer = Trainer(trained.model, stream[:5000], stream[5000:], override, quiet=True)
+    every_window = evaluate(trained.model, trainer.validation, batch_size=8, device="cpu")
+    result = trainer.fit()
     assert result.initial_check["verdict"] == "too_low" and result.steps == 2
+    # A model that starts away from uniform is scored on every window at step 0.
+    assert result.history["val"][0][1] == pytest.approx(every_window)
+    assert result.history["val"][0][1] != pytest.approx(result.initial_check["loss"])
 
 
 def nan_loss_from_call(trainer, first_bad, last_bad=10**9):

@@ -74,8 +74,8 @@ TRACKS: dict[str, Track] = {
             # re-aim its decay while it runs, so the run fills its budget.
             # 16 windows per step for the first 750K tokens (about 40 s here), 32 after:
             # small batches learn more per second early, big ones later
-            # (docs/benchmarks.md, "Time to loss"). 512 validation windows: the step-0
-            # evaluation counts against a time budget.
+            # (docs/benchmarks.md, "Time to loss"). 512 validation windows, scored at the
+            # end (step 0 is scored on the initial check's 32 windows; see the Trainer).
             model=ModelConfig(embedding_dim=128, num_layers=2, num_heads=4, max_seq_len=128,
                               hidden_dim=344, positions="rotary", mlp="swiglu", norm="layer",
                               bias=False, qk_norm=True, output_bias=False, token_shift=True),
