@@ -17,12 +17,12 @@ The same loop runs one process or N (torchrun): parallelism is data. The
 FSDP2) → optimizer → ``torch.compile`` are built once, in ``__init__``.
 
 Around the step sit the checks that make a run trustworthy: the step-0 loss is
-compared with log(V) before any update (and is step 0's validation score), a non-finite loss or gradient stops
-the run *before* the optimizer touches the weights, evaluation always scores
-the same validation windows, and a checkpoint holds every random stream so
-``resume`` continues bit-exactly. Ctrl-C stops at the next check, saves, returns.
-The loss stays on the device between log steps: a step's one host read is
-the all-ranks "finite? stop? clock" agreement.
+compared with log(V) before any update (and is step 0's validation score), a
+non-finite loss or gradient stops the run *before* the optimizer touches the
+weights, evaluation always scores the same validation windows, and a checkpoint
+holds every random stream so ``resume`` continues bit-exactly. Ctrl-C stops at
+the next check, saves, returns. The loss stays on the device between log steps:
+a step's one host read is the all-ranks "finite? stop? clock" agreement.
 
     trainer = Trainer(model, train_ids, val_ids, TrainingConfig(max_steps=2000),
                       checkpoint_path="run/checkpoint.pt")
@@ -376,10 +376,9 @@ class Trainer:
     def _validate_step_zero(self, report: InitialLossReport, check_seconds: float) -> dict:
         """Step 0's validation score, and what evaluating costs a time budget per step.
 
-        A fresh model that passed the check is about equally unsure of every token, so
-        the check's windows (the first B) measure its loss: within 0.005 of all 512 of
-        ShakespeareLM's (4 seeds), which take ~0.9 s, 4% of a 21 s budget. A model that
-        starts elsewhere (--ignore-initial-loss-check) is scored on every window."""
+        A fresh model that passed the check is near-uniform on every token, so the check's
+        first B windows measure its loss (within 0.005 of all 512 of ShakespeareLM's, 4
+        seeds, which take ~0.9 s: 4% of a 21 s budget); any other model is scored on all."""
         if report.verdict != "ok":
             started = time.perf_counter()
             scored, seconds = self._evaluate_val(), time.perf_counter() - started
